@@ -1,0 +1,24 @@
+//! The Terraform plugin protocol 6 layer, over tonic.
+//!
+//! - [`value`], [`codec`]: Terraform's types and values; msgpack/JSON `DynamicValue`s.
+//! - [`schema`]: schema builder (attributes, nested attributes, blocks in every nesting mode).
+//! - [`diag`]: diagnostics carrying attribute paths.
+//! - [`provider`]: the [`provider::Provider`] trait a provider implements, with typed requests.
+//! - `wire`: conversion between protobuf messages and the types above, one function per message.
+//! - `server`: the gRPC services (Provider, GRPCController, GRPCStdio, GRPCBroker, health).
+//! - [`handshake`], [`automtls`], [`serve`]: go-plugin's handshake, AutoMTLS and the listener.
+//! - [`logging`]: hclog-style JSON logs on stderr.
+//!
+//! Must not import `k8s`, `mesh`, `resources` or `provider`.
+
+pub mod automtls;
+pub mod codec;
+pub mod diag;
+pub mod handshake;
+pub mod logging;
+pub mod provider;
+pub mod schema;
+pub mod serve;
+pub mod server;
+pub mod value;
+pub mod wire;

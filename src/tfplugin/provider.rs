@@ -1,0 +1,271 @@
+//! The interface between the protocol layer and a provider: typed requests in, typed responses
+//! out, with [`Value`]s already decoded against the schema. The gRPC server (`server.rs`) does all
+//! wire conversion and calls these methods; a provider implements [`Provider`] and never sees
+//! protobuf. Every method has a default that answers "not supported by meshfed", so a provider
+//! implements only what it offers.
+
+use std::collections::BTreeMap;
+
+use super::diag::{AttrPath, Diagnostic, Diagnostics};
+use super::schema::Schema;
+use super::value::Value;
+
+/// Every schema a provider serves.
+#[derive(Clone, Debug)]
+pub struct ProviderSchemas {
+    pub provider: Schema,
+    pub provider_meta: Option<Schema>,
+    pub resources: BTreeMap<String, Schema>,
+    pub data_sources: BTreeMap<String, Schema>,
+}
+
+/// What the Terraform client says it can handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    /// The client accepts deferred changes.
+    pub deferral_allowed: bool,
+    /// The client understands write-only attributes.
+    pub write_only_attributes_allowed: bool,
+}
+
+/// ConfigureProvider.
+#[derive(Clone, Debug)]
+pub struct ConfigureRequest {
+    pub terraform_version: String,
+    pub config: Value,
+    pub capabilities: ClientCapabilities,
+}
+
+/// State as stored by an earlier provider version, for UpgradeResourceState.
+#[derive(Clone, Debug, Default)]
+pub struct RawState {
+    pub json: Vec<u8>,
+    pub flatmap: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpgradeRequest {
+    pub type_name: String,
+    pub version: i64,
+    pub raw: RawState,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    pub type_name: String,
+    pub current_state: Value,
+    pub private: Vec<u8>,
+    pub capabilities: ClientCapabilities,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ReadResponse {
+    /// `Value::Null` means the remote object is gone: Terraform drops it from state.
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanRequest {
+    pub type_name: String,
+    pub prior_state: Value,
+    pub proposed_new_state: Value,
+    pub config: Value,
+    pub prior_private: Vec<u8>,
+    pub capabilities: ClientCapabilities,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PlanResponse {
+    pub planned_state: Value,
+    pub requires_replace: Vec<AttrPath>,
+    pub planned_private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplyRequest {
+    pub type_name: String,
+    pub prior_state: Value,
+    pub planned_state: Value,
+    pub config: Value,
+    pub planned_private: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ApplyResponse {
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportRequest {
+    pub type_name: String,
+    pub id: String,
+    pub capabilities: ClientCapabilities,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportedResource {
+    pub type_name: String,
+    pub state: Value,
+    pub private: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportResponse {
+    pub imported: Vec<ImportedResource>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Clone, Debug)]
+pub struct MoveRequest {
+    pub source_provider_address: String,
+    pub source_type_name: String,
+    pub source_schema_version: i64,
+    pub source_state_json: Vec<u8>,
+    pub target_type_name: String,
+    pub source_private: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MoveResponse {
+    pub target_state: Value,
+    pub target_private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadDataRequest {
+    pub type_name: String,
+    pub config: Value,
+    pub capabilities: ClientCapabilities,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ReadDataResponse {
+    pub state: Value,
+    pub diagnostics: Diagnostics,
+}
+
+/// The diagnostic for an operation meshfed does not offer.
+pub fn not_supported(what: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("{what} is not supported by meshfed"),
+        format!("The meshfed provider does not implement {what}. Nothing was changed."),
+    )
+}
+
+/// A Terraform provider, seen from the protocol layer.
+///
+/// Guarantees the server gives implementations: values are decoded against the schema of
+/// `type_name`; `type_name` names a schema the provider serves (unknown names are answered by the
+/// server); a call may be dropped mid-way when Terraform sends StopProvider.
+#[tonic::async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// Every schema; must not change while the process runs.
+    fn schemas(&self) -> &ProviderSchemas;
+
+    async fn validate_provider_config(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    /// Configures the provider. Must not make network calls.
+    async fn configure(&self, _req: ConfigureRequest) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    async fn validate_resource_config(&self, _type_name: &str, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        _type_name: &str,
+        _config: &Value,
+    ) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    /// Upgrades stored state to the current schema version. The default accepts state written
+    /// at the current version (re-decoding it drops attributes the schema no longer has).
+    async fn upgrade_resource_state(&self, req: UpgradeRequest) -> Result<Value, Diagnostics> {
+        let schema = self
+            .schemas()
+            .resources
+            .get(&req.type_name)
+            .ok_or_else(|| {
+                Diagnostics::from(not_supported(&format!("resource type {}", req.type_name)))
+            })?;
+        if req.version > schema.version {
+            return Err(Diagnostic::error(
+                "State was written by a newer meshfed",
+                format!(
+                    "The {} state has schema version {}, but this provider knows versions up to {}. Upgrade the provider.",
+                    req.type_name, req.version, schema.version
+                ),
+            )
+            .into());
+        }
+        if req.raw.json.is_empty() {
+            return Err(Diagnostic::error(
+                "Unsupported state format",
+                "meshfed cannot read flatmap state written by Terraform 0.11 or earlier.",
+            )
+            .into());
+        }
+        super::codec::from_json(&req.raw.json, &schema.value_type())
+            .map_err(|e| Diagnostics::from(Diagnostic::from_error("Cannot read stored state", &e)))
+    }
+
+    async fn read_resource(&self, req: ReadRequest) -> ReadResponse {
+        ReadResponse {
+            new_state: req.current_state,
+            private: req.private,
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn plan_resource_change(&self, req: PlanRequest) -> PlanResponse {
+        PlanResponse {
+            diagnostics: not_supported(&format!("planning {}", req.type_name)).into(),
+            planned_state: req.proposed_new_state,
+            ..PlanResponse::default()
+        }
+    }
+
+    async fn apply_resource_change(&self, req: ApplyRequest) -> ApplyResponse {
+        ApplyResponse {
+            diagnostics: not_supported(&format!("applying {}", req.type_name)).into(),
+            new_state: req.prior_state,
+            ..ApplyResponse::default()
+        }
+    }
+
+    async fn import_resource_state(&self, req: ImportRequest) -> ImportResponse {
+        ImportResponse {
+            diagnostics: not_supported(&format!("importing {}", req.type_name)).into(),
+            ..ImportResponse::default()
+        }
+    }
+
+    async fn move_resource_state(&self, req: MoveRequest) -> MoveResponse {
+        MoveResponse {
+            diagnostics: not_supported(&format!(
+                "moving {} into {}",
+                req.source_type_name, req.target_type_name
+            ))
+            .into(),
+            ..MoveResponse::default()
+        }
+    }
+
+    async fn read_data_source(&self, req: ReadDataRequest) -> ReadDataResponse {
+        ReadDataResponse {
+            diagnostics: not_supported(&format!("data source {}", req.type_name)).into(),
+            ..ReadDataResponse::default()
+        }
+    }
+}

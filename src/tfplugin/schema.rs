@@ -1,0 +1,315 @@
+//! Schemas: what a provider, resource or data source accepts, in the shape Terraform expects.
+//!
+//! A [`Block`] holds [`Attribute`]s (typed, or with nested attributes) and [`NestedBlock`]s in any
+//! nesting mode (single, group, list, set, map — the provider's `cluster "<name>" {}` is a map
+//! block). [`Block::value_type`] gives the object type that values of the block have, which the
+//! codec decodes against. Builders keep declarations short and put a description on everything.
+
+use std::collections::BTreeMap;
+
+use super::value::Type;
+
+/// How a description is formatted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DescriptionKind {
+    #[default]
+    Plain,
+    Markdown,
+}
+
+/// How nested attributes or blocks repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    Single,
+    /// A single block that is always present (its attributes may be null).
+    Group,
+    List,
+    Set,
+    /// Keyed by the block's label.
+    Map,
+}
+
+/// What an attribute holds: a plain type, or nested attributes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrType {
+    Type(Type),
+    Nested {
+        attributes: Vec<Attribute>,
+        nesting: Nesting,
+    },
+}
+
+/// One attribute of a block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    pub name: String,
+    pub ty: AttrType,
+    pub description: String,
+    pub description_kind: DescriptionKind,
+    pub required: bool,
+    pub optional: bool,
+    pub computed: bool,
+    pub sensitive: bool,
+    pub deprecated: bool,
+    /// Never persisted by Terraform (protocol 6.8+ clients); implies the value is only in config.
+    pub write_only: bool,
+}
+
+impl Attribute {
+    fn new(name: &str, ty: AttrType) -> Attribute {
+        Attribute {
+            name: name.to_string(),
+            ty,
+            description: String::new(),
+            description_kind: DescriptionKind::Markdown,
+            required: false,
+            optional: false,
+            computed: false,
+            sensitive: false,
+            deprecated: false,
+            write_only: false,
+        }
+    }
+    /// An attribute the configuration must set.
+    pub fn required(name: &str, ty: Type) -> Attribute {
+        Attribute {
+            required: true,
+            ..Attribute::new(name, AttrType::Type(ty))
+        }
+    }
+    /// An attribute the configuration may set.
+    pub fn optional(name: &str, ty: Type) -> Attribute {
+        Attribute {
+            optional: true,
+            ..Attribute::new(name, AttrType::Type(ty))
+        }
+    }
+    /// An attribute only the provider sets.
+    pub fn computed(name: &str, ty: Type) -> Attribute {
+        Attribute {
+            computed: true,
+            ..Attribute::new(name, AttrType::Type(ty))
+        }
+    }
+    /// An attribute the configuration may set and the provider fills when it does not.
+    pub fn optional_computed(name: &str, ty: Type) -> Attribute {
+        Attribute {
+            optional: true,
+            computed: true,
+            ..Attribute::new(name, AttrType::Type(ty))
+        }
+    }
+    /// An attribute made of nested attributes (`name = { ... }` / `name = [{ ... }]`).
+    pub fn nested(name: &str, nesting: Nesting, attributes: Vec<Attribute>) -> Attribute {
+        Attribute::new(
+            name,
+            AttrType::Nested {
+                attributes,
+                nesting,
+            },
+        )
+    }
+    pub fn describe(mut self, d: &str) -> Attribute {
+        self.description = d.to_string();
+        self
+    }
+    pub fn plain_description(mut self) -> Attribute {
+        self.description_kind = DescriptionKind::Plain;
+        self
+    }
+    pub fn sensitive(mut self) -> Attribute {
+        self.sensitive = true;
+        self
+    }
+    pub fn deprecated(mut self) -> Attribute {
+        self.deprecated = true;
+        self
+    }
+    pub fn write_only(mut self) -> Attribute {
+        self.write_only = true;
+        self
+    }
+    pub fn with_required(mut self) -> Attribute {
+        self.required = true;
+        self.optional = false;
+        self
+    }
+    pub fn with_optional(mut self) -> Attribute {
+        self.optional = true;
+        self.required = false;
+        self
+    }
+    pub fn with_computed(mut self) -> Attribute {
+        self.computed = true;
+        self
+    }
+
+    /// The type of this attribute's values.
+    pub fn value_type(&self) -> Type {
+        match &self.ty {
+            AttrType::Type(t) => t.clone(),
+            AttrType::Nested {
+                attributes,
+                nesting,
+            } => {
+                let obj = Type::Object(
+                    attributes
+                        .iter()
+                        .map(|a| (a.name.clone(), a.value_type()))
+                        .collect(),
+                );
+                match nesting {
+                    Nesting::Single | Nesting::Group => obj,
+                    Nesting::List => Type::list(obj),
+                    Nesting::Set => Type::set(obj),
+                    Nesting::Map => Type::map(obj),
+                }
+            }
+        }
+    }
+}
+
+/// A nested block (`name { ... }`, or `name "label" { ... }` in map mode).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedBlock {
+    pub type_name: String,
+    pub block: Block,
+    pub nesting: Nesting,
+    pub min_items: i64,
+    pub max_items: i64,
+}
+
+impl NestedBlock {
+    pub fn new(type_name: &str, nesting: Nesting, block: Block) -> NestedBlock {
+        NestedBlock {
+            type_name: type_name.to_string(),
+            block,
+            nesting,
+            min_items: 0,
+            max_items: 0,
+        }
+    }
+    pub fn min_items(mut self, n: i64) -> NestedBlock {
+        self.min_items = n;
+        self
+    }
+    pub fn max_items(mut self, n: i64) -> NestedBlock {
+        self.max_items = n;
+        self
+    }
+
+    pub fn value_type(&self) -> Type {
+        let obj = self.block.value_type();
+        match self.nesting {
+            Nesting::Single | Nesting::Group => obj,
+            Nesting::List => Type::list(obj),
+            Nesting::Set => Type::set(obj),
+            Nesting::Map => Type::map(obj),
+        }
+    }
+}
+
+/// A block: attributes plus nested blocks.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Block {
+    pub attributes: Vec<Attribute>,
+    pub blocks: Vec<NestedBlock>,
+    pub description: String,
+    pub description_kind: DescriptionKind,
+    pub deprecated: bool,
+}
+
+impl Block {
+    pub fn new() -> Block {
+        Block {
+            description_kind: DescriptionKind::Markdown,
+            ..Block::default()
+        }
+    }
+    pub fn describe(mut self, d: &str) -> Block {
+        self.description = d.to_string();
+        self
+    }
+    pub fn attr(mut self, a: Attribute) -> Block {
+        self.attributes.push(a);
+        self
+    }
+    pub fn block(mut self, b: NestedBlock) -> Block {
+        self.blocks.push(b);
+        self
+    }
+    pub fn deprecated(mut self) -> Block {
+        self.deprecated = true;
+        self
+    }
+
+    /// The object type of this block's values.
+    pub fn value_type(&self) -> Type {
+        let mut attrs: BTreeMap<String, Type> = self
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.value_type()))
+            .collect();
+        for b in &self.blocks {
+            attrs.insert(b.type_name.clone(), b.value_type());
+        }
+        Type::Object(attrs)
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+/// A versioned schema, as for a provider, resource or data source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schema {
+    pub version: i64,
+    pub block: Block,
+}
+
+impl Schema {
+    pub fn new(version: i64, block: Block) -> Schema {
+        Schema { version, block }
+    }
+    pub fn value_type(&self) -> Type {
+        self.block.value_type()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_block_has_a_map_of_objects_as_its_type() {
+        let b = Block::new().block(NestedBlock::new(
+            "cluster",
+            Nesting::Map,
+            Block::new().attr(Attribute::optional("host", Type::String)),
+        ));
+        assert_eq!(
+            b.value_type(),
+            Type::object([("cluster", Type::map(Type::object([("host", Type::String)])))])
+        );
+    }
+
+    #[test]
+    fn nested_attributes_take_their_nesting_mode() {
+        let a = Attribute::nested(
+            "ports",
+            Nesting::List,
+            vec![
+                Attribute::required("name", Type::String),
+                Attribute::required("number", Type::Number),
+            ],
+        );
+        assert_eq!(
+            a.value_type(),
+            Type::list(Type::object([
+                ("name", Type::String),
+                ("number", Type::Number)
+            ]))
+        );
+    }
+}
