@@ -128,7 +128,7 @@ provider "meshfed" {
         );
         // Terraform points at the attribute the provider named: the `host` line.
         assert_eq!(
-            d["range"]["start"]["line"], 13,
+            d["range"]["start"]["line"], host_line,
             "{cli}: wrong source line in {d}"
         );
         assert!(
