@@ -19,3 +19,135 @@ pub struct MeshFacts {
 
 /// Istio's default control-plane namespace.
 pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
+
+pub mod service_entry;
+
+/// The label every object meshfed writes carries.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "meshfed";
+
+/// One rendered Kubernetes object: its identity and the complete object meshfed owns (only the
+/// fields meshfed sets, nothing the API server adds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `apiVersion`, `kind`, `metadata` and the body field (`spec` or `data`), in that order.
+    pub object: serde_json::Value,
+}
+
+impl Manifest {
+    /// Builds a manifest from its metadata (which must hold `name` and `namespace`) and one body
+    /// field, e.g. `("spec", {...})`.
+    pub fn new(
+        api_version: &str,
+        kind: &str,
+        metadata: serde_json::Value,
+        body_field: &str,
+        body: serde_json::Value,
+    ) -> Manifest {
+        let name = metadata["name"].as_str().unwrap_or_default().to_string();
+        let namespace = metadata["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut object = serde_json::Map::new();
+        object.insert("apiVersion".into(), api_version.into());
+        object.insert("kind".into(), kind.into());
+        object.insert("metadata".into(), metadata);
+        object.insert(body_field.into(), body);
+        Manifest {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace,
+            name,
+            object: serde_json::Value::Object(object),
+        }
+    }
+
+    /// The key of this object in a resource's `manifests` map:
+    /// `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.
+    pub fn key(&self, cluster: &str) -> String {
+        format!(
+            "{cluster}/{}/{}/{}/{}",
+            self.api_version, self.kind, self.namespace, self.name
+        )
+    }
+
+    /// The object as YAML, as shown in plans.
+    pub fn to_yaml(&self) -> String {
+        to_yaml(&self.object)
+    }
+}
+
+/// YAML text of a JSON value, keys in their given order.
+pub fn to_yaml(v: &serde_json::Value) -> String {
+    serde_saphyr::to_string(v).unwrap_or_else(|e| format!("# cannot render YAML: {e}\n{v}\n"))
+}
+
+/// A port protocol Istio knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Https,
+    Http2,
+    Grpc,
+    GrpcWeb,
+    Tcp,
+    Tls,
+    Mongo,
+    Mysql,
+    Redis,
+}
+
+impl Protocol {
+    /// Every protocol, with its name as Istio spells it: the one table code and docs use.
+    pub const ALL: [(Protocol, &'static str); 10] = [
+        (Protocol::Http, "HTTP"),
+        (Protocol::Https, "HTTPS"),
+        (Protocol::Http2, "HTTP2"),
+        (Protocol::Grpc, "GRPC"),
+        (Protocol::GrpcWeb, "GRPC-WEB"),
+        (Protocol::Tcp, "TCP"),
+        (Protocol::Tls, "TLS"),
+        (Protocol::Mongo, "MONGO"),
+        (Protocol::Mysql, "MYSQL"),
+        (Protocol::Redis, "REDIS"),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Protocol::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map(|(_, s)| *s)
+            .unwrap_or("TCP")
+    }
+
+    /// Parses a protocol name, ignoring case as Istio does.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        Protocol::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(s))
+            .map(|(p, _)| *p)
+    }
+
+    /// Whether traffic of this protocol is matched by destination address rather than by host
+    /// header, so that the host needs a VIP in the consuming cluster.
+    pub fn needs_vip(self) -> bool {
+        matches!(
+            self,
+            Protocol::Tcp | Protocol::Tls | Protocol::Mongo | Protocol::Mysql | Protocol::Redis
+        )
+    }
+
+    /// The accepted names, for messages.
+    pub fn names() -> String {
+        Protocol::ALL
+            .iter()
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,344 @@
+//! Rendering of `meshfed_service_entry`: a ServiceEntry that makes a remote service's host
+//! resolvable in the consuming cluster, with the remote east-west gateway(s) as its endpoints,
+//! and a DestinationRule that originates Istio mutual TLS to it.
+//!
+//! Pure and deterministic: the same spec always renders the same objects, byte for byte.
+//! Port numbers are the remote service's: the client's SNI is `outbound_.<port>_._.<host>`, which
+//! the remote gateway looks up in its own registry; each endpoint maps every port name to the
+//! gateway's port (15443 by default).
+
+use serde_json::{Map, Value, json};
+
+use super::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol};
+
+pub const SERVICE_ENTRY_API: &str = "networking.istio.io/v1";
+pub const DESTINATION_RULE_API: &str = "networking.istio.io/v1";
+
+/// One port of the remote service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub name: String,
+    pub number: u16,
+    pub protocol: Protocol,
+}
+
+/// One address where the remote service is reached (a gateway).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub address: String,
+    pub port: u16,
+    pub locality: Option<String>,
+    pub network: Option<String>,
+}
+
+/// A checked `meshfed_service_entry`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceEntrySpec {
+    /// Name of both objects.
+    pub name: String,
+    pub namespace: String,
+    pub host: String,
+    /// VIPs of the host in the consuming cluster.
+    pub addresses: Vec<String>,
+    pub ports: Vec<Port>,
+    pub endpoints: Vec<Endpoint>,
+    pub subject_alt_names: Vec<String>,
+    pub export_to: Vec<String>,
+    pub sni: Option<String>,
+}
+
+/// Whether `s` is an IPv4 or IPv6 address.
+pub fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// `STATIC` when every endpoint address is an IP, else `DNS`.
+pub fn resolution(endpoints: &[Endpoint]) -> &'static str {
+    if endpoints.iter().all(|e| is_ip(&e.address)) {
+        "STATIC"
+    } else {
+        "DNS"
+    }
+}
+
+/// The default object name for a host: a DNS-1123 label derived from it, e.g.
+/// `bar.xyz.svc.cluster-b.local` → `bar-xyz-svc-cluster-b-local`; long hosts are shortened with
+/// a hash so that distinct hosts keep distinct names.
+pub fn default_name(host: &str) -> String {
+    let base: String = host
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let base = base.trim_matches('-').to_string();
+    if base.len() <= 63 && !base.is_empty() {
+        return base;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(host.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let head: String = base.chars().take(54).collect();
+    format!("{}-{hash}", head.trim_end_matches('-'))
+}
+
+fn metadata(name: &str, namespace: &str) -> Value {
+    json!({
+        "name": name,
+        "namespace": namespace,
+        "labels": { MANAGED_BY_LABEL: MANAGED_BY_VALUE },
+    })
+}
+
+/// The ServiceEntry and the DestinationRule, in that order.
+pub fn render(spec: &ServiceEntrySpec) -> Vec<Manifest> {
+    vec![service_entry(spec), destination_rule(spec)]
+}
+
+fn service_entry(spec: &ServiceEntrySpec) -> Manifest {
+    let mut s = Map::new();
+    s.insert("hosts".into(), json!([spec.host]));
+    if !spec.addresses.is_empty() {
+        s.insert("addresses".into(), json!(spec.addresses));
+    }
+    s.insert(
+        "ports".into(),
+        Value::Array(
+            spec.ports
+                .iter()
+                .map(|p| json!({"number": p.number, "protocol": p.protocol.as_str(), "name": p.name}))
+                .collect(),
+        ),
+    );
+    s.insert("location".into(), json!("MESH_INTERNAL"));
+    s.insert("resolution".into(), json!(resolution(&spec.endpoints)));
+    s.insert(
+        "endpoints".into(),
+        Value::Array(
+            spec.endpoints
+                .iter()
+                .map(|e| endpoint(e, &spec.ports))
+                .collect(),
+        ),
+    );
+    if !spec.subject_alt_names.is_empty() {
+        s.insert("subjectAltNames".into(), json!(spec.subject_alt_names));
+    }
+    s.insert("exportTo".into(), json!(spec.export_to));
+    Manifest::new(
+        SERVICE_ENTRY_API,
+        "ServiceEntry",
+        metadata(&spec.name, &spec.namespace),
+        "spec",
+        Value::Object(s),
+    )
+}
+
+fn endpoint(e: &Endpoint, ports: &[Port]) -> Value {
+    let mut m = Map::new();
+    m.insert("address".into(), json!(e.address));
+    let port_map: Map<String, Value> = ports
+        .iter()
+        .map(|p| (p.name.clone(), json!(e.port)))
+        .collect();
+    m.insert("ports".into(), Value::Object(port_map));
+    m.insert(
+        "labels".into(),
+        json!({"security.istio.io/tlsMode": "istio"}),
+    );
+    if let Some(n) = &e.network {
+        m.insert("network".into(), json!(n));
+    }
+    if let Some(l) = &e.locality {
+        m.insert("locality".into(), json!(l));
+    }
+    Value::Object(m)
+}
+
+fn destination_rule(spec: &ServiceEntrySpec) -> Manifest {
+    let mut tls = Map::new();
+    tls.insert("mode".into(), json!("ISTIO_MUTUAL"));
+    if let Some(sni) = &spec.sni {
+        tls.insert("sni".into(), json!(sni));
+    }
+    let s = json!({
+        "host": spec.host,
+        "trafficPolicy": { "tls": Value::Object(tls) },
+        "exportTo": spec.export_to,
+    });
+    Manifest::new(
+        DESTINATION_RULE_API,
+        "DestinationRule",
+        metadata(&spec.name, &spec.namespace),
+        "spec",
+        s,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn bar_spec() -> ServiceEntrySpec {
+        ServiceEntrySpec {
+            name: default_name("bar.xyz.svc.cluster-b.local"),
+            namespace: "abc".into(),
+            host: "bar.xyz.svc.cluster-b.local".into(),
+            addresses: vec![],
+            ports: vec![Port {
+                name: "http".into(),
+                number: 8080,
+                protocol: Protocol::Http,
+            }],
+            endpoints: vec![Endpoint {
+                address: "198.51.100.20".into(),
+                port: 15443,
+                locality: None,
+                network: None,
+            }],
+            subject_alt_names: vec!["spiffe://cluster-b.local/ns/xyz/sa/bar".into()],
+            export_to: vec![".".into()],
+            sni: None,
+        }
+    }
+
+    fn golden(name: &str, manifests: &[Manifest]) {
+        let text: String = manifests
+            .iter()
+            .map(|m| format!("# {}\n{}---\n", m.key("cluster-a.local"), m.to_yaml()))
+            .collect();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().expect("golden dir")).expect("create golden dir");
+            std::fs::write(&path, &text).expect("write golden");
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "read {} ({e}); run with UPDATE_GOLDEN=1 to create it",
+                path.display()
+            )
+        });
+        assert_eq!(
+            text,
+            want,
+            "rendering differs from {}; if intended, rerun with UPDATE_GOLDEN=1",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn the_seed_scenario_renders_as_the_golden_file() {
+        golden("service_entry_bar.yaml", &render(&bar_spec()));
+    }
+
+    #[test]
+    fn dns_endpoints_with_several_ports_locality_network_vip_and_sni_render_as_the_golden_file() {
+        let spec = ServiceEntrySpec {
+            addresses: vec!["240.240.0.10".into()],
+            ports: vec![
+                Port {
+                    name: "http".into(),
+                    number: 8080,
+                    protocol: Protocol::Http,
+                },
+                Port {
+                    name: "db".into(),
+                    number: 5432,
+                    protocol: Protocol::Tcp,
+                },
+            ],
+            endpoints: vec![
+                Endpoint {
+                    address: "eastwest.b.example.com".into(),
+                    port: 15443,
+                    locality: Some("eu-west1/eu-west1-b".into()),
+                    network: Some("net-b".into()),
+                },
+                Endpoint {
+                    address: "198.51.100.21".into(),
+                    port: 15443,
+                    locality: None,
+                    network: Some("net-b".into()),
+                },
+            ],
+            sni: Some("bar.xyz.svc.cluster-b.local".into()),
+            export_to: vec![".".into(), "istio-system".into()],
+            ..bar_spec()
+        };
+        golden("service_entry_dns.yaml", &render(&spec));
+    }
+
+    #[test]
+    fn every_endpoint_maps_every_port_name_to_its_gateway_port_and_is_labelled_for_mtls() {
+        let mut spec = bar_spec();
+        spec.ports.push(Port {
+            name: "grpc".into(),
+            number: 9090,
+            protocol: Protocol::Grpc,
+        });
+        let se = &render(&spec)[0];
+        let ep = &se.object["spec"]["endpoints"][0];
+        assert_eq!(ep["ports"], json!({"http": 15443, "grpc": 15443}));
+        assert_eq!(ep["labels"]["security.istio.io/tlsMode"], "istio");
+        assert_eq!(
+            se.object["spec"]["ports"][1],
+            json!({"number": 9090, "protocol": "GRPC", "name": "grpc"})
+        );
+        assert_eq!(se.object["spec"]["location"], "MESH_INTERNAL");
+    }
+
+    #[test]
+    fn resolution_is_static_only_when_every_address_is_an_ip() {
+        let ip = |a: &str| Endpoint {
+            address: a.into(),
+            port: 15443,
+            locality: None,
+            network: None,
+        };
+        assert_eq!(
+            resolution(&[ip("198.51.100.20"), ip("2001:db8::1")]),
+            "STATIC"
+        );
+        assert_eq!(
+            resolution(&[ip("198.51.100.20"), ip("gw.example.com")]),
+            "DNS"
+        );
+    }
+
+    #[test]
+    fn the_destination_rule_originates_istio_mutual_tls_to_the_same_host() {
+        let dr = &render(&bar_spec())[1];
+        assert_eq!(dr.kind, "DestinationRule");
+        assert_eq!(dr.object["spec"]["host"], "bar.xyz.svc.cluster-b.local");
+        assert_eq!(
+            dr.object["spec"]["trafficPolicy"]["tls"],
+            json!({"mode": "ISTIO_MUTUAL"})
+        );
+    }
+
+    #[test]
+    fn default_names_are_dns_labels_and_long_hosts_stay_distinct() {
+        assert_eq!(
+            default_name("bar.xyz.svc.cluster-b.local"),
+            "bar-xyz-svc-cluster-b-local"
+        );
+        let long_a = format!("{}.a.svc.cluster.local", "x".repeat(60));
+        let long_b = format!("{}.b.svc.cluster.local", "x".repeat(60));
+        let (a, b) = (default_name(&long_a), default_name(&long_b));
+        assert!(a.len() <= 63 && b.len() <= 63);
+        assert_ne!(a, b);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let a: Vec<String> = render(&bar_spec()).iter().map(Manifest::to_yaml).collect();
+        let b: Vec<String> = render(&bar_spec()).iter().map(Manifest::to_yaml).collect();
+        assert_eq!(a, b);
+    }
+}
