@@ -1,0 +1,248 @@
+//! Real Kubernetes control planes for integration tests: one kube-apiserver (with its own etcd and
+//! Istio's CRDs) per cluster name, started by `tests/control-planes up` in a fresh temporary
+//! directory and stopped by `tests/control-planes down` when the fixture is dropped, also when the
+//! test panics. The planes also stop by themselves when the test process is gone
+//! (`--owner-pid`), so a killed test run leaves nothing behind.
+//!
+//! ```ignore
+//! let planes = ControlPlanes::start(&["cluster-a.local", "cluster-b.local"]);
+//! let client = planes.client("cluster-a.local").await;
+//! ```
+//!
+//! The first start builds the control plane (`scripts/setup-controlplane`, needs Go); if that or
+//! the start fails, `start` panics with the script's output. Nothing is ever skipped.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The running control planes of one test. Dropping it stops them.
+pub struct ControlPlanes {
+    /// The state directory: kubeconfig, pid files, logs. `None` once handed over in `drop`.
+    dir: Option<tempfile::TempDir>,
+    names: Vec<String>,
+    kubeconfig: PathBuf,
+    /// The supervisor's pid, then each cluster's, as they were when the planes got ready.
+    pids: Vec<(String, u32)>,
+    stopped: bool,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/control-planes")
+}
+
+fn describe(what: &str, out: &Output) -> String {
+    let mut s = format!("{what}: {}\n", out.status);
+    let _ = writeln!(
+        s,
+        "--- stdout ---\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let _ = writeln!(
+        s,
+        "--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s
+}
+
+impl ControlPlanes {
+    /// Starts one control plane per name (e.g. `cluster-a.local`) and returns once all are ready:
+    /// Istio's CRDs are established and the namespace `istio-system` exists in each.
+    ///
+    /// Panics with the output of `tests/control-planes up` (including the servers' log tails) if
+    /// the control plane cannot be built or started.
+    pub fn start(names: &[&str]) -> ControlPlanes {
+        assert!(
+            !names.is_empty(),
+            "ControlPlanes::start needs at least one cluster name"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("meshfed-planes-")
+            .tempdir()
+            .expect("creating a temporary directory for the control planes");
+        let out = Command::new(script())
+            .arg("up")
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--owner-pid")
+            .arg(std::process::id().to_string())
+            .args(names)
+            .output()
+            .expect("running tests/control-planes (bash)");
+        if !out.status.success() {
+            panic!(
+                "{}\nThe control planes could not be built or started (scripts/setup-controlplane \
+                 needs Go and the Go module proxy; see the logs above).",
+                describe("tests/control-planes up failed", &out)
+            );
+        }
+        let kubeconfig = dir.path().join("kubeconfig");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("ready {}", kubeconfig.display())),
+            "{}",
+            describe("tests/control-planes up did not report ready", &out)
+        );
+        let read_pid = |file: &str| -> u32 {
+            let path = dir.path().join(file);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            text.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{} holds no pid ({text:?}): {e}", path.display()))
+        };
+        let mut pids = vec![("supervisor".to_string(), read_pid("pid"))];
+        for name in names {
+            pids.push((name.to_string(), read_pid(&format!("{name}.pid"))));
+        }
+        ControlPlanes {
+            dir: Some(dir),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            kubeconfig,
+            pids,
+            stopped: false,
+        }
+    }
+
+    /// The state directory (kubeconfig, `*.pid`, `*.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .expect("the state directory lives as long as the fixture")
+            .path()
+    }
+
+    /// The kubeconfig with one context (and cluster and user) per cluster name.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The kubeconfig context of cluster `name` (it is the name itself).
+    pub fn context(&self, name: &str) -> String {
+        self.check_name(name);
+        name.to_string()
+    }
+
+    /// The cluster names, in the order given to `start`.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The pid of cluster `name`'s server process.
+    pub fn pid(&self, name: &str) -> u32 {
+        self.check_name(name);
+        self.pids
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, pid)| *pid)
+            .expect("every cluster name has a pid")
+    }
+
+    /// The pids of every process of these planes: the supervisor's, then each cluster's.
+    pub fn pids(&self) -> Vec<u32> {
+        self.pids.iter().map(|(_, pid)| *pid).collect()
+    }
+
+    /// Kills cluster `name`'s server (like a crash): requests to it then fail with connection
+    /// errors, while the other clusters keep serving.
+    pub fn kill(&self, name: &str) {
+        self.check_name(name);
+        self.run(&["kill", "--dir", &self.dir().display().to_string(), name]);
+    }
+
+    /// Stops every plane and waits until none of their processes is left (what `Drop` does;
+    /// call it to check the result).
+    pub fn stop(&mut self) {
+        if !self.stopped {
+            self.run(&["down", "--dir", &self.dir().display().to_string()]);
+            self.stopped = true;
+        }
+    }
+
+    /// A kube client for cluster `name`, through the kubeconfig and its context.
+    pub async fn client(&self, name: &str) -> kube::Client {
+        let config = self.config(name).await;
+        kube::Client::try_from(config)
+            .unwrap_or_else(|e| panic!("building a kube client for {name}: {e}"))
+    }
+
+    /// The kube client configuration of cluster `name`.
+    pub async fn config(&self, name: &str) -> kube::Config {
+        self.check_name(name);
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", self.kubeconfig.display()));
+        let options = kube::config::KubeConfigOptions {
+            context: Some(self.context(name)),
+            ..Default::default()
+        };
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "loading context {name} of {}: {e}",
+                    self.kubeconfig.display()
+                )
+            })
+    }
+
+    fn check_name(&self, name: &str) {
+        assert!(
+            self.names.iter().any(|n| n == name),
+            "no control plane named {name:?} (started: {:?})",
+            self.names
+        );
+    }
+
+    fn run(&self, args: &[&str]) {
+        let out = Command::new(script())
+            .args(args)
+            .output()
+            .expect("running tests/control-planes (bash)");
+        assert!(
+            out.status.success(),
+            "{}",
+            describe(&format!("tests/control-planes {}", args.join(" ")), &out)
+        );
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie (an exited process that nobody reaped yet).
+/// A killed multi-threaded process shows its main thread as a zombie while its other threads
+/// still exit (holding its sockets): that counts as alive.
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state letter follows the command name, which is in parentheses.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    if !matches!(state, Some("Z" | "X")) {
+        return true;
+    }
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(false, |tasks| tasks.count() > 1)
+}
+
+impl Drop for ControlPlanes {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let out = Command::new(script())
+                .args(["down", "--dir", &self.dir().display().to_string()])
+                .output();
+            match out {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => eprintln!("{}", describe("tests/control-planes down failed", &out)),
+                Err(e) => eprintln!("running tests/control-planes down: {e}"),
+            }
+            self.stopped = true;
+        }
+        // Keep the logs of a failed test.
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("control plane logs kept in {}", dir.keep().display());
+        }
+    }
+}
