@@ -3,7 +3,8 @@
 //! planes, so each stands alone; the first run builds the control plane (needs Go).
 mod support;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
@@ -49,7 +50,7 @@ fn service_entry(name: &str, patch: serde_json::Value) -> DynamicObject {
 }
 
 #[tokio::test]
-async fn each_plane_is_a_separate_apiserver_with_istio_crds_and_namespace() {
+async fn each_plane_is_a_separate_real_apiserver_with_istio_crds_and_namespace() {
     let planes = ControlPlanes::start(&[A, B]);
     for name in [A, B] {
         let client = planes.client(name).await;
@@ -107,6 +108,36 @@ async fn each_plane_is_a_separate_apiserver_with_istio_crds_and_namespace() {
             .expect("get in cluster-b")
             .is_none(),
         "cluster-b sees cluster-a's ConfigMap: the planes share storage"
+    );
+
+    // Authorization is real (RBAC): a service account's token authenticates, but it may do
+    // nothing it was not granted.
+    let accounts = Api::<ServiceAccount>::namespaced(planes.client(A).await, "default");
+    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "nobody"}}))
+        .expect("a valid ServiceAccount");
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .expect("creating a ServiceAccount");
+    let token = accounts
+        .create_token_request("nobody", &PostParams::default(), &TokenRequest::default())
+        .await
+        .expect("requesting a token for the ServiceAccount")
+        .status
+        .expect("a TokenRequest status")
+        .token;
+    let mut config = planes.config(A).await;
+    config.auth_info = serde_json::from_value(json!({ "token": token })).expect("an AuthInfo");
+    let nobody = kube::Client::try_from(config).expect("building a client");
+    let err = Api::<Namespace>::all(nobody)
+        .list(&Default::default())
+        .await
+        .expect_err("a ServiceAccount without any role must not list namespaces");
+    let (code, message) = api_status(err);
+    assert_eq!(code, 403, "{message}");
+    assert!(
+        message.contains("system:serviceaccount:default:nobody"),
+        "the refusal should name the user: {message}"
     );
 
     // Each cluster serves its own certificate: cluster-a's CA does not vouch for cluster-b.
