@@ -100,7 +100,7 @@ func main() {
 	seen := map[string]bool{}
 	for _, n := range names {
 		if !validName.MatchString(n) || seen[n] {
-			fatalf("invalid or repeated cluster name %q", n)
+			fatalf("invalid or repeated cluster name %q (lower-case letters, digits, '.' and '-')", n)
 		}
 		seen[n] = true
 	}
