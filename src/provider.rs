@@ -12,14 +12,18 @@ use std::sync::OnceLock;
 
 use tokio::sync::RwLock;
 
+use crate::k8s::ClusterSet;
 use crate::k8s::config::{Auth, Connection, DirectConnection, ExecConfig};
 use crate::k8s::names::check_dns_subdomain;
 use crate::mesh::names::check_trust_domain;
 use crate::mesh::{DEFAULT_ISTIO_NAMESPACE, MeshFacts};
-use crate::resources::cluster;
+use crate::resources::{Ctx, cluster, service_entry};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::provider::{ConfigureRequest, Provider, ProviderSchemas};
-use crate::tfplugin::provider::{ReadDataRequest, ReadDataResponse};
+use crate::tfplugin::provider::{
+    ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, PlanRequest,
+    PlanResponse, Provider, ProviderSchemas, ReadDataRequest, ReadDataResponse, ReadRequest,
+    ReadResponse, not_supported,
+};
 use crate::tfplugin::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::tfplugin::value::{Type, Value};
 
@@ -209,7 +213,7 @@ fn parse_cluster(
         diags.error_at(
             path.clone(),
             "Invalid cluster name",
-            format!("The cluster label {label:?} must be a DNS name (it is the default trust domain and DNS suffix): it {e}."),
+            format!("The cluster label {label:?} must be a DNS name (it is the default trust domain and DNS suffix): {e}."),
         );
     }
     let connection = parse_connection(block, path, diags);
@@ -487,11 +491,15 @@ fn parse_mesh(
         }
         Setting::Unset => default.map(str::to_string),
     };
+    let explicit_td = string_setting(block, "trust_domain").is_set();
+    let explicit_ds = string_setting(block, "domain_suffix").is_set();
     let trust_domain = get("trust_domain", Some(label));
     let domain_suffix = get("domain_suffix", Some(label));
+    // A default taken from an invalid label is reported once, on the label itself.
+    let label_ok = check_dns_subdomain(label).is_ok();
     let istio_namespace = get("istio_namespace", Some(DEFAULT_ISTIO_NAMESPACE));
     let network = get("network", None);
-    if let Some(td) = &trust_domain
+    if let Some(td) = trust_domain.as_ref().filter(|_| explicit_td || label_ok)
         && let Err(e) = check_trust_domain(td)
     {
         diags.error_at(
@@ -500,13 +508,13 @@ fn parse_mesh(
             format!("trust_domain {td:?} is not a valid SPIFFE trust domain: it {e}."),
         );
     }
-    if let Some(ds) = &domain_suffix
+    if let Some(ds) = domain_suffix.as_ref().filter(|_| explicit_ds || label_ok)
         && let Err(e) = check_dns_subdomain(ds)
     {
         diags.error_at(
             path.then("domain_suffix"),
             "Invalid domain suffix",
-            format!("domain_suffix {ds:?} {e}."),
+            format!("domain_suffix {ds:?} is not a valid DNS name: {e}."),
         );
     }
     if let Some(ns) = &istio_namespace
@@ -578,7 +586,35 @@ fn expand_home(p: &str) -> PathBuf {
 /// The meshfed provider as the protocol layer sees it.
 pub struct Meshfed {
     schemas: ProviderSchemas,
-    config: RwLock<Option<ProviderConfig>>,
+    state: RwLock<Option<Configured>>,
+}
+
+/// What ConfigureProvider produced: the configuration and the (not yet connected) clusters.
+struct Configured {
+    config: ProviderConfig,
+    clusters: ClusterSet,
+}
+
+impl Configured {
+    fn new(config: ProviderConfig) -> Configured {
+        let connections = config
+            .clusters
+            .iter()
+            .filter_map(|(name, c)| {
+                c.connection
+                    .known()
+                    .map(|conn| (name.clone(), conn.clone()))
+            })
+            .collect();
+        let clusters = ClusterSet::new(config.field_manager.clone(), connections);
+        Configured { config, clusters }
+    }
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            config: &self.config,
+            clusters: &self.clusters,
+        }
+    }
 }
 
 impl Default for Meshfed {
@@ -591,14 +627,21 @@ impl Meshfed {
     pub fn new() -> Meshfed {
         Meshfed {
             schemas: schemas().clone(),
-            config: RwLock::new(None),
+            state: RwLock::new(None),
         }
     }
 
     /// The configuration from the last ConfigureProvider, if any.
     pub async fn config(&self) -> Option<ProviderConfig> {
-        self.config.read().await.clone()
+        self.state.read().await.as_ref().map(|s| s.config.clone())
     }
+}
+
+fn not_configured() -> Diagnostic {
+    Diagnostic::error(
+        "Provider not configured",
+        "meshfed received no valid provider configuration before this request; see the errors about the provider block.",
+    )
 }
 
 fn schemas() -> &'static ProviderSchemas {
@@ -606,7 +649,10 @@ fn schemas() -> &'static ProviderSchemas {
     SCHEMAS.get_or_init(|| ProviderSchemas {
         provider: provider_schema(),
         provider_meta: None,
-        resources: BTreeMap::new(),
+        resources: BTreeMap::from([(
+            service_entry::TYPE_NAME.to_string(),
+            service_entry::schema(),
+        )]),
         data_sources: BTreeMap::from([(cluster::TYPE_NAME.to_string(), cluster::schema())]),
     })
 }
@@ -630,15 +676,96 @@ impl Provider for Meshfed {
                 field_manager = %cfg.field_manager,
                 "provider configured"
             );
-            *self.config.write().await = Some(cfg);
+            *self.state.write().await = Some(Configured::new(cfg));
         }
         diags
     }
 
-    async fn read_data_source(&self, req: ReadDataRequest) -> ReadDataResponse {
-        let config = self.config.read().await;
+    async fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+        match type_name {
+            service_entry::TYPE_NAME => service_entry::validate(config),
+            _ => Diagnostics::new(),
+        }
+    }
+
+    async fn plan_resource_change(&self, req: PlanRequest) -> PlanResponse {
+        let state = self.state.read().await;
+        let Some(s) = state.as_ref() else {
+            return PlanResponse {
+                diagnostics: not_configured().into(),
+                planned_state: req.proposed_new_state,
+                ..PlanResponse::default()
+            };
+        };
         match req.type_name.as_str() {
-            cluster::TYPE_NAME => cluster::read(config.as_ref(), req),
+            service_entry::TYPE_NAME => service_entry::plan(&s.ctx(), req),
+            other => PlanResponse {
+                diagnostics: not_supported(&format!("resource {other}")).into(),
+                ..PlanResponse::default()
+            },
+        }
+    }
+
+    async fn apply_resource_change(&self, req: ApplyRequest) -> ApplyResponse {
+        let state = self.state.read().await;
+        let Some(s) = state.as_ref() else {
+            return ApplyResponse {
+                diagnostics: not_configured().into(),
+                new_state: req.prior_state,
+                ..ApplyResponse::default()
+            };
+        };
+        match req.type_name.as_str() {
+            service_entry::TYPE_NAME => service_entry::apply(&s.ctx(), req).await,
+            other => ApplyResponse {
+                diagnostics: not_supported(&format!("resource {other}")).into(),
+                new_state: req.prior_state,
+                ..ApplyResponse::default()
+            },
+        }
+    }
+
+    async fn read_resource(&self, req: ReadRequest) -> ReadResponse {
+        let state = self.state.read().await;
+        let Some(s) = state.as_ref() else {
+            return ReadResponse {
+                diagnostics: not_configured().into(),
+                new_state: req.current_state,
+                private: req.private,
+            };
+        };
+        match req.type_name.as_str() {
+            service_entry::TYPE_NAME => service_entry::read(&s.ctx(), req).await,
+            _ => ReadResponse {
+                new_state: req.current_state,
+                private: req.private,
+                ..ReadResponse::default()
+            },
+        }
+    }
+
+    async fn import_resource_state(&self, req: ImportRequest) -> ImportResponse {
+        let state = self.state.read().await;
+        let Some(s) = state.as_ref() else {
+            return ImportResponse {
+                diagnostics: not_configured().into(),
+                ..ImportResponse::default()
+            };
+        };
+        match req.type_name.as_str() {
+            service_entry::TYPE_NAME => service_entry::import(&s.ctx(), req).await,
+            other => ImportResponse {
+                diagnostics: not_supported(&format!("importing {other}")).into(),
+                ..ImportResponse::default()
+            },
+        }
+    }
+
+    async fn read_data_source(&self, req: ReadDataRequest) -> ReadDataResponse {
+        let state = self.state.read().await;
+        let config = state.as_ref().map(|s| &s.config);
+        match req.type_name.as_str() {
+            cluster::TYPE_NAME => cluster::read(config, req),
             other => ReadDataResponse {
                 diagnostics: crate::tfplugin::provider::not_supported(&format!(
                     "data source {other}"

@@ -636,6 +636,40 @@ pub fn from_json(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     from_json_value(&j, ty, "")
 }
 
+/// Decodes stored state JSON leniently: object attributes the type no longer has are dropped
+/// (as after a provider release that removed an attribute), instead of being an error.
+pub fn from_json_lenient(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
+    let j: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| err("", format!("invalid JSON: {e}")))?;
+    from_json_value(&prune_to_type(&j, ty), ty, "")
+}
+
+fn prune_to_type(j: &serde_json::Value, ty: &Type) -> serde_json::Value {
+    use serde_json::Value as J;
+    match (j, ty) {
+        (J::Object(o), Type::Object(attrs)) => J::Object(
+            o.iter()
+                .filter_map(|(k, v)| attrs.get(k).map(|t| (k.clone(), prune_to_type(v, t))))
+                .collect(),
+        ),
+        (J::Object(o), Type::Map(et)) => J::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), prune_to_type(v, et)))
+                .collect(),
+        ),
+        (J::Array(a), Type::List(et) | Type::Set(et)) => {
+            J::Array(a.iter().map(|v| prune_to_type(v, et)).collect())
+        }
+        (J::Array(a), Type::Tuple(ets)) => J::Array(
+            a.iter()
+                .zip(ets)
+                .map(|(v, t)| prune_to_type(v, t))
+                .collect(),
+        ),
+        _ => j.clone(),
+    }
+}
+
 /// Converts an already-parsed JSON value into a value of `ty`.
 pub fn from_json_value(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, CodecError> {
     use serde_json::Value as J;

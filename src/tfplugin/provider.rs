@@ -216,7 +216,7 @@ pub trait Provider: Send + Sync + 'static {
             )
             .into());
         }
-        super::codec::from_json(&req.raw.json, &schema.value_type())
+        super::codec::from_json_lenient(&req.raw.json, &schema.value_type())
             .map_err(|e| Diagnostics::from(Diagnostic::from_error("Cannot read stored state", &e)))
     }
 

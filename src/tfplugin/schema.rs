@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::value::Type;
+use super::value::{Type, Value};
 
 /// How a description is formatted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -277,6 +277,57 @@ impl Schema {
     }
 }
 
+/// `value` with every write-only attribute set to null, at any depth: Terraform never keeps
+/// write-only values in plan or state, and rejects a provider that returns them.
+pub fn null_write_only(value: Value, block: &Block) -> Value {
+    let Value::Object(mut m) = value else {
+        return value;
+    };
+    for a in &block.attributes {
+        if let Some(v) = m.get_mut(&a.name) {
+            *v = if a.write_only {
+                Value::Null
+            } else {
+                null_in_attr(std::mem::take(v), &a.ty)
+            };
+        }
+    }
+    for b in &block.blocks {
+        if let Some(v) = m.get_mut(&b.type_name) {
+            *v = map_nested(std::mem::take(v), b.nesting, &|e| {
+                null_write_only(e, &b.block)
+            });
+        }
+    }
+    Value::Object(m)
+}
+
+fn null_in_attr(v: Value, ty: &AttrType) -> Value {
+    match ty {
+        AttrType::Type(_) => v,
+        AttrType::Nested {
+            attributes,
+            nesting,
+        } => {
+            let inner = Block {
+                attributes: attributes.clone(),
+                ..Block::default()
+            };
+            map_nested(v, *nesting, &|e| null_write_only(e, &inner))
+        }
+    }
+}
+
+fn map_nested(v: Value, nesting: Nesting, f: &dyn Fn(Value) -> Value) -> Value {
+    match (nesting, v) {
+        (Nesting::Single | Nesting::Group, v) => f(v),
+        (_, Value::List(items)) => Value::List(items.into_iter().map(f).collect()),
+        (_, Value::Set(items)) => Value::Set(items.into_iter().map(f).collect()),
+        (_, Value::Map(m)) => Value::Map(m.into_iter().map(|(k, e)| (k, f(e))).collect()),
+        (_, other) => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +342,35 @@ mod tests {
         assert_eq!(
             b.value_type(),
             Type::object([("cluster", Type::map(Type::object([("host", Type::String)])))])
+        );
+    }
+
+    #[test]
+    fn write_only_values_are_nulled_at_any_depth() {
+        let b = Block::new()
+            .attr(Attribute::optional("key_pem", Type::String).write_only())
+            .attr(Attribute::optional("cert_pem", Type::String))
+            .block(NestedBlock::new(
+                "member",
+                Nesting::List,
+                Block::new().attr(Attribute::optional("secret", Type::String).write_only()),
+            ));
+        let v = Value::object([
+            ("key_pem", Value::string("k")),
+            ("cert_pem", Value::string("c")),
+            (
+                "member",
+                Value::List(vec![Value::object([("secret", Value::string("s"))])]),
+            ),
+        ]);
+        let out = null_write_only(v, &b);
+        assert_eq!(out.get("key_pem"), Some(&Value::Null));
+        assert_eq!(out.get("cert_pem"), Some(&Value::string("c")));
+        assert_eq!(
+            out.get("member")
+                .and_then(|m| m.elements())
+                .map(|e| e[0].get("secret").cloned()),
+            Some(Some(Value::Null))
         );
     }
 

@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use futures::StreamExt;
 use tokio::net::UnixListener;
-use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use super::automtls::{AutoMtls, AutoMtlsError};
@@ -105,17 +105,26 @@ pub async fn serve<P: Provider>(
         None => router.serve_with_incoming_shutdown(incoming, stop).await,
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+            // Handshakes run concurrently and time out, so a client that connects and stalls
+            // cannot hold up the next one.
             let tls_incoming = incoming
-                .filter_map(|conn| conn.ok())
-                .then(move |conn| {
+                .filter_map(|conn| async move { conn.ok() })
+                .map(move |conn| {
                     let acceptor = acceptor.clone();
-                    async move { acceptor.accept(conn).await }
+                    async move { tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(conn)).await }
                 })
-                .filter_map(|r| match r {
-                    Ok(s) => Some(Ok::<_, std::io::Error>(s)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "TLS handshake with the plugin client failed");
-                        None
+                .buffer_unordered(16)
+                .filter_map(|r| async move {
+                    match r {
+                        Ok(Ok(s)) => Some(Ok::<_, std::io::Error>(s)),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "TLS handshake with the plugin client failed");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::warn!("TLS handshake with the plugin client timed out");
+                            None
+                        }
                     }
                 });
             router

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::diag::Diagnostic;
 use super::provider::{self as p, Provider};
-use super::schema::Schema;
+use super::schema::{Schema, null_write_only};
 use super::value::{Type, Value};
 use super::wire::{self, proto::plugin as gp, proto::tfplugin6 as pb};
 
@@ -375,7 +375,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .await,
             resp
         );
-        let new_state = tri!(encode(&out.new_state, &ty, "refreshed state"), resp);
+        let new_state = tri!(
+            encode(
+                &null_write_only(out.new_state, &schema.block),
+                &ty,
+                "refreshed state"
+            ),
+            resp
+        );
         Ok(Response::new(pb::read_resource::Response {
             new_state: Some(new_state),
             diagnostics: wire::diagnostics(&out.diagnostics),
@@ -411,7 +418,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .await,
             resp
         );
-        let planned = tri!(encode(&out.planned_state, &ty, "planned state"), resp);
+        let planned = tri!(
+            encode(
+                &null_write_only(out.planned_state, &schema.block),
+                &ty,
+                "planned state"
+            ),
+            resp
+        );
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state: Some(planned),
             requires_replace: out
@@ -450,7 +464,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .await,
             resp
         );
-        let new_state = tri!(encode(&out.new_state, &ty, "new state"), resp);
+        let new_state = tri!(
+            encode(
+                &null_write_only(out.new_state, &schema.block),
+                &ty,
+                "new state"
+            ),
+            resp
+        );
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state: Some(new_state),
             private: out.private,

@@ -1,0 +1,475 @@
+//! `meshfed_service_entry` end to end: real Terraform and real OpenTofu drive this build of the
+//! provider against a real kube-apiserver with Istio's CRDs. Each test starts its own control
+//! plane. Needs `scripts/setup`.
+mod support;
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::json;
+use support::controlplanes::ControlPlanes;
+use support::tf::{Cli, TfDir};
+
+const A: &str = "cluster-a.local";
+const NAME: &str = "bar-xyz-svc-cluster-b-local";
+const SE_KEY: &str =
+    "cluster-a.local/networking.istio.io/v1/ServiceEntry/abc/bar-xyz-svc-cluster-b-local";
+const DR_KEY: &str =
+    "cluster-a.local/networking.istio.io/v1/DestinationRule/abc/bar-xyz-svc-cluster-b-local";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn istio(kind: &str) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk("networking.istio.io", "v1", kind))
+}
+
+struct Cluster {
+    planes: ControlPlanes,
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl Cluster {
+    /// One control plane with namespace `abc`.
+    fn start() -> Cluster {
+        let planes = ControlPlanes::start(&[A]);
+        let rt = rt();
+        let client = rt.block_on(planes.client(A));
+        let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        rt.block_on(ns.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "abc"}})).expect("namespace"),
+        ))
+        .expect("create namespace abc");
+        Cluster { planes, rt, client }
+    }
+
+    fn api(&self, kind: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), "abc", &istio(kind))
+    }
+
+    fn get(&self, kind: &str) -> Option<serde_json::Value> {
+        self.rt
+            .block_on(self.api(kind).get_opt(NAME))
+            .expect("get object")
+            .map(|o| serde_json::to_value(o).expect("object JSON"))
+    }
+
+    fn provider(&self) -> String {
+        format!(
+            r#"
+terraform {{
+  required_providers {{
+    meshfed = {{ source = "meshfed/meshfed" }}
+  }}
+}}
+provider "meshfed" {{
+  cluster "{A}" {{
+    kubeconfig = "{}"
+    context    = "{}"
+  }}
+}}
+"#,
+            self.planes.kubeconfig().display(),
+            self.planes.context(A)
+        )
+    }
+
+    /// A working directory holding the provider block and the registry example.
+    fn dir(&self, cli: Cli) -> TfDir {
+        let dir = TfDir::new(cli);
+        dir.write("provider.tf", self.provider());
+        dir.write("main.tf", example());
+        dir
+    }
+}
+
+fn example() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/resources/meshfed_service_entry/resource.tf"
+    ))
+    .expect("read the example")
+}
+
+fn state_json(dir: &TfDir) -> serde_json::Value {
+    let out = dir.run_ok(&["show", "-json"]);
+    serde_json::from_str(out.stdout.trim_start_matches(|c| c != '{'))
+        .unwrap_or_else(|e| panic!("show -json: {e}\n{out}"))
+}
+
+fn resource_values(dir: &TfDir) -> serde_json::Value {
+    let s = state_json(dir);
+    s["values"]["root_module"]["resources"][0]["values"].clone()
+}
+
+#[test]
+fn apply_creates_both_objects_and_a_second_plan_is_empty() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        let out = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(out.stdout.contains("1 added"), "{cli}: {out}");
+        let se = c
+            .get("ServiceEntry")
+            .unwrap_or_else(|| panic!("{cli}: ServiceEntry missing"));
+        assert_eq!(se["spec"]["hosts"], json!(["bar.xyz.svc.cluster-b.local"]));
+        assert_eq!(se["spec"]["location"], "MESH_INTERNAL");
+        assert_eq!(se["spec"]["resolution"], "STATIC");
+        assert_eq!(se["spec"]["endpoints"][0]["ports"], json!({"http": 15443}));
+        assert_eq!(
+            se["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "meshfed"
+        );
+        let dr = c
+            .get("DestinationRule")
+            .unwrap_or_else(|| panic!("{cli}: DestinationRule missing"));
+        assert_eq!(dr["spec"]["trafficPolicy"]["tls"]["mode"], "ISTIO_MUTUAL");
+        let fields: Vec<&str> = se["metadata"]["managedFields"]
+            .as_array()
+            .expect("managedFields")
+            .iter()
+            .filter_map(|m| m["manager"].as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            vec!["meshfed"],
+            "{cli}: applied with server-side apply by meshfed"
+        );
+        let values = resource_values(&dir);
+        assert!(
+            values["manifests"][SE_KEY]
+                .as_str()
+                .is_some_and(|y| y.contains("kind: ServiceEntry")),
+            "{cli}: {values}"
+        );
+        assert!(values["manifests"][DR_KEY].is_string(), "{cli}: {values}");
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+    }
+}
+
+#[test]
+fn changing_a_port_shows_a_line_diff_and_updates_in_place() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        dir.write(
+            "main.tf",
+            example().replace("number = 8080", "number = 9080"),
+        );
+        let plan = dir.run_code(2, &["plan", "-detailed-exitcode", "-no-color"]);
+        assert!(plan.stdout.contains("update in-place"), "{cli}: {plan}");
+        let line_with = |sign: char, text: &str| {
+            plan.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(sign) && l.contains(text))
+        };
+        assert!(
+            line_with('-', "number: 8080") && line_with('+', "number: 9080"),
+            "{cli}: a line diff inside manifests\n{plan}"
+        );
+        assert!(
+            plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+            "{cli}: {plan}"
+        );
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        let se = c.get("ServiceEntry").expect("ServiceEntry");
+        assert_eq!(se["spec"]["ports"][0]["number"], 9080, "{cli}");
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+    }
+}
+
+#[test]
+fn drift_in_an_owned_field_is_planned_and_repaired_while_foreign_fields_are_ignored() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+
+        // Someone else adds a label meshfed does not set: no diff.
+        let label = json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": NAME, "labels": {"team": "payments"}}});
+        c.rt.block_on(c.api("ServiceEntry").patch(
+            NAME,
+            &PatchParams::apply("someone-else"),
+            &Patch::Apply(label),
+        ))
+        .expect("foreign label");
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+
+        // Someone else takes over the endpoint address: drift.
+        let steal = json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": NAME},
+            "spec": {"hosts": ["bar.xyz.svc.cluster-b.local"], "endpoints": [{"address": "203.0.113.9", "ports": {"http": 15443}}]}});
+        c.rt.block_on(c.api("ServiceEntry").patch(
+            NAME,
+            &PatchParams::apply("intruder").force(),
+            &Patch::Apply(steal),
+        ))
+        .expect("intruder apply");
+        let plan = dir.run_code(2, &["plan", "-detailed-exitcode", "-no-color"]);
+        assert!(
+            plan.stdout.contains(r#"-   - address: "203.0.113.9""#),
+            "{cli}: drift shown\n{plan}"
+        );
+        assert!(
+            plan.stdout.contains(r#"+   - address: "198.51.100.20""#),
+            "{cli}: drift shown\n{plan}"
+        );
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        let se = c.get("ServiceEntry").expect("ServiceEntry");
+        assert_eq!(
+            se["spec"]["endpoints"][0]["address"], "198.51.100.20",
+            "{cli}: restored"
+        );
+        assert_eq!(
+            se["metadata"]["labels"]["team"], "payments",
+            "{cli}: others' label kept"
+        );
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+    }
+}
+
+#[test]
+fn a_service_entry_deleted_out_of_band_is_planned_for_creation_again() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        c.rt.block_on(c.api("ServiceEntry").delete(NAME, &DeleteParams::default()))
+            .expect("delete");
+        let plan = dir.run_code(2, &["plan", "-detailed-exitcode", "-no-color"]);
+        assert!(
+            plan.stdout.contains(&format!(r#"+ "{SE_KEY}""#)),
+            "{cli}: the ServiceEntry comes back\n{plan}"
+        );
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(c.get("ServiceEntry").is_some(), "{cli}: recreated");
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+
+        // With every object gone, the resource leaves the state and is planned anew.
+        c.rt.block_on(c.api("ServiceEntry").delete(NAME, &DeleteParams::default()))
+            .expect("delete");
+        c.rt.block_on(
+            c.api("DestinationRule")
+                .delete(NAME, &DeleteParams::default()),
+        )
+        .expect("delete");
+        let plan = dir.run_code(2, &["plan", "-detailed-exitcode", "-no-color"]);
+        assert!(
+            plan.stdout.contains("1 to add, 0 to change, 0 to destroy"),
+            "{cli}: {plan}"
+        );
+    }
+}
+
+#[test]
+fn import_into_an_empty_state_then_plan_is_empty() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let first = c.dir(cli);
+        first.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        let second = c.dir(cli);
+        let id = format!("{A}/abc/{NAME}");
+        let out = second.run_ok(&["import", "-no-color", "meshfed_service_entry.bar", &id]);
+        assert!(out.stdout.contains("Import successful"), "{cli}: {out}");
+        second.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+        let third = c.dir(cli);
+        let bad = third.run_code(
+            1,
+            &[
+                "import",
+                "-no-color",
+                "meshfed_service_entry.bar",
+                "abc/bar",
+            ],
+        );
+        assert!(bad.combined().contains("Invalid import ID"), "{cli}: {bad}");
+    }
+}
+
+#[test]
+fn destroy_removes_both_objects() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
+        assert!(
+            c.get("ServiceEntry").is_none(),
+            "{cli}: ServiceEntry left behind"
+        );
+        assert!(
+            c.get("DestinationRule").is_none(),
+            "{cli}: DestinationRule left behind"
+        );
+    }
+}
+
+/// (configuration of the resource, the attribute path Terraform must point at, summary)
+fn refused_cases() -> Vec<(String, &'static str, &'static str)> {
+    let base = |extra: &str, ports: &str, endpoints: &str| {
+        format!(
+            r#"resource "meshfed_service_entry" "bar" {{
+  cluster   = "cluster-a.local"
+  namespace = "abc"
+  host      = "bar.xyz.svc.cluster-b.local"
+  ports     = {ports}
+  endpoints = {endpoints}
+  {extra}
+}}"#
+        )
+    };
+    let http = r#"[{ name = "http", number = 8080, protocol = "HTTP" }]"#;
+    let ep = r#"[{ address = "198.51.100.20" }]"#;
+    vec![
+        (
+            base("", http, ep).replace("cluster-a.local", "cluster-x.local"),
+            "cluster",
+            "Unknown cluster",
+        ),
+        (
+            base("", http, ep).replace(r#""abc""#, r#""Not_Valid""#),
+            "namespace",
+            "Invalid namespace",
+        ),
+        (
+            base("", http, ep).replace("bar.xyz.svc.cluster-b.local", "bar_x.cluster"),
+            "host",
+            "Invalid host",
+        ),
+        (
+            base(
+                "",
+                r#"[{ name = "http", number = 70000, protocol = "HTTP" }]"#,
+                ep,
+            ),
+            "number",
+            "Invalid port number",
+        ),
+        (
+            base(
+                "",
+                r#"[{ name = "http", number = 80, protocol = "HTTP" }, { name = "http", number = 81, protocol = "HTTP" }]"#,
+                ep,
+            ),
+            "name",
+            "Duplicate port name",
+        ),
+        (
+            base(
+                "",
+                r#"[{ name = "a", number = 80, protocol = "HTTP" }, { name = "b", number = 80, protocol = "HTTP" }]"#,
+                ep,
+            ),
+            "number",
+            "Duplicate port number",
+        ),
+        (
+            base(
+                "",
+                r#"[{ name = "http", number = 80, protocol = "SPDY" }]"#,
+                ep,
+            ),
+            "protocol",
+            "Unknown protocol",
+        ),
+        (
+            base(
+                "",
+                r#"[{ name = "db", number = 5432, protocol = "TCP" }]"#,
+                ep,
+            ),
+            "protocol",
+            "A VIP is needed",
+        ),
+        (base("", http, "[]"), "endpoints", "No endpoints"),
+        (
+            base(r#"name = "Bad_Name""#, http, ep),
+            "name",
+            "Invalid name",
+        ),
+    ]
+}
+
+#[test]
+fn refused_inputs_are_reported_at_plan_on_their_attribute() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        for (config, attr, summary) in refused_cases() {
+            let dir = TfDir::new(cli);
+            dir.write("provider.tf", c.provider());
+            dir.write("main.tf", &config);
+            let out = dir.run_code(1, &["plan", "-json"]);
+            let diag = out
+                .stdout
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|m| m["type"] == "diagnostic" && m["diagnostic"]["severity"] == "error")
+                .unwrap_or_else(|| panic!("{cli}: no error diagnostic for {summary}\n{out}"));
+            let d = &diag["diagnostic"];
+            assert!(
+                d["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(summary)),
+                "{cli}: expected {summary:?}, got {d}"
+            );
+            let code = d["snippet"]["code"].as_str().unwrap_or_default();
+            let on_attr =
+                code.trim_start().starts_with(attr) || code.contains(&format!("{attr} ="));
+            // OpenTofu 1.12 cannot place a path that goes into a list of objects written as an
+            // attribute (ports[0].number) in the source, and shows the resource block instead;
+            // Terraform shows the element's line. Both carry the same diagnostic.
+            let nested = matches!(
+                summary,
+                "Invalid port number"
+                    | "Duplicate port name"
+                    | "Duplicate port number"
+                    | "Unknown protocol"
+                    | "A VIP is needed"
+            );
+            let tofu_fallback = cli == Cli::Tofu && nested && code.starts_with("resource ");
+            assert!(
+                on_attr || tofu_fallback,
+                "{cli}: {summary}: should point at {attr}, got {code:?}\n{d}"
+            );
+        }
+        // Nothing was created by any of them.
+        assert!(c.get("ServiceEntry").is_none(), "{cli}");
+    }
+}
+
+#[test]
+fn with_the_api_server_down_plan_fails_naming_the_cluster_and_state_is_unchanged() {
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        let before = dir.read("terraform.tfstate");
+        c.planes.kill(A);
+        let started = std::time::Instant::now();
+        let out = dir.run_code(1, &["plan", "-no-color"]);
+        let text = out.combined();
+        assert!(
+            text.contains("cluster-a.local"),
+            "{cli}: names the cluster\n{out}"
+        );
+        assert!(
+            text.contains("cannot reach the API server"),
+            "{cli}: a connection error\n{out}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "{cli}: took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            dir.read("terraform.tfstate"),
+            before,
+            "{cli}: state changed"
+        );
+    }
+}
