@@ -11,6 +11,7 @@
 //!
 //! Arrows point one way: `provider`/`resources` → {`tfplugin`, `mesh`, `k8s`}; nothing points back.
 
+pub mod cert;
 pub mod k8s;
 pub mod mesh;
 pub mod provider;

@@ -21,6 +21,7 @@ pub struct MeshFacts {
 pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
 pub mod service_entry;
+pub mod trust;
 
 /// The label every object meshfed writes carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
