@@ -17,7 +17,7 @@ use crate::k8s::config::{Auth, Connection, DirectConnection, ExecConfig};
 use crate::k8s::names::check_dns_subdomain;
 use crate::mesh::names::check_trust_domain;
 use crate::mesh::{DEFAULT_ISTIO_NAMESPACE, MeshFacts};
-use crate::resources::{Ctx, cluster, service_entry};
+use crate::resources::{Ctx, cluster, service_entry, trust};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, PlanRequest,
@@ -649,10 +649,13 @@ fn schemas() -> &'static ProviderSchemas {
     SCHEMAS.get_or_init(|| ProviderSchemas {
         provider: provider_schema(),
         provider_meta: None,
-        resources: BTreeMap::from([(
-            service_entry::TYPE_NAME.to_string(),
-            service_entry::schema(),
-        )]),
+        resources: BTreeMap::from([
+            (
+                service_entry::TYPE_NAME.to_string(),
+                service_entry::schema(),
+            ),
+            (trust::TYPE_NAME.to_string(), trust::schema()),
+        ]),
         data_sources: BTreeMap::from([(cluster::TYPE_NAME.to_string(), cluster::schema())]),
     })
 }
@@ -699,6 +702,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::plan(&s.ctx(), req),
+            trust::TYPE_NAME => trust::plan(&s.ctx(), req),
             other => PlanResponse {
                 diagnostics: not_supported(&format!("resource {other}")).into(),
                 ..PlanResponse::default()
@@ -717,6 +721,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::apply(&s.ctx(), req).await,
+            trust::TYPE_NAME => trust::apply(&s.ctx(), req).await,
             other => ApplyResponse {
                 diagnostics: not_supported(&format!("resource {other}")).into(),
                 new_state: req.prior_state,
@@ -736,6 +741,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::read(&s.ctx(), req).await,
+            trust::TYPE_NAME => trust::read(&s.ctx(), req).await,
             _ => ReadResponse {
                 new_state: req.current_state,
                 private: req.private,
@@ -754,6 +760,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::import(&s.ctx(), req).await,
+            trust::TYPE_NAME => trust::import(&s.ctx(), req).await,
             other => ImportResponse {
                 diagnostics: not_supported(&format!("importing {other}")).into(),
                 ..ImportResponse::default()

@@ -10,6 +10,8 @@
 pub mod cluster;
 pub mod objects;
 pub mod service_entry;
+pub mod trust;
+pub mod trust_input;
 pub mod values;
 
 use crate::k8s::ClusterSet;

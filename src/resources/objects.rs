@@ -168,6 +168,46 @@ pub async fn converge(
     (in_place, diags)
 }
 
+/// Like [`converge`], but a failure in one cluster does not stop the others: objects after a
+/// failed one in the same cluster are skipped, other clusters still get theirs. Stale objects are
+/// pruned only in clusters where every apply succeeded.
+pub async fn converge_per_cluster(
+    clusters: &ClusterSet,
+    desired: &[Desired],
+    prior: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Diagnostics) {
+    let mut in_place: BTreeMap<String, String> = prior.clone();
+    let mut diags = Diagnostics::new();
+    let mut failed: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for d in desired {
+        if failed.contains(&d.cluster) {
+            continue;
+        }
+        match clusters.apply(&d.cluster, &d.manifest.object).await {
+            Ok(_) => {
+                in_place.insert(d.key(), d.display());
+            }
+            Err(e) => {
+                diags.push(error_diag("Cannot apply object", &e));
+                failed.insert(d.cluster.clone());
+            }
+        }
+    }
+    let wanted: std::collections::BTreeSet<String> = desired.iter().map(Desired::key).collect();
+    let stale: Vec<String> = prior
+        .keys()
+        .filter(|k| !wanted.contains(*k))
+        .filter(|k| parse_key(k).is_none_or(|(c, _)| !failed.contains(&c)))
+        .cloned()
+        .collect();
+    let (removed, d) = delete_keys(clusters, &stale).await;
+    for k in removed {
+        in_place.remove(&k);
+    }
+    diags.extend(d);
+    (in_place, diags)
+}
+
 /// Deletes the objects behind `keys`, continuing past failures. Returns the keys now gone.
 pub async fn delete_keys(clusters: &ClusterSet, keys: &[String]) -> (Vec<String>, Diagnostics) {
     let mut gone = Vec::new();

@@ -222,7 +222,7 @@ pub fn process_alive(pid: u32) -> bool {
     if !matches!(state, Some("Z" | "X")) {
         return true;
     }
-    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(false, |tasks| tasks.count() > 1)
+    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| tasks.count() > 1)
 }
 
 impl Drop for ControlPlanes {
