@@ -1,0 +1,276 @@
+//! The seed federation end to end (`examples/federation`): two real control planes, real
+//! Terraform and real OpenTofu. The example applies, a second plan is empty, the trust exchange
+//! holds up in a real mutual TLS handshake, and destroy leaves neither cluster with any of
+//! meshfed's objects. Needs `scripts/setup`.
+mod support;
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::json;
+use support::controlplanes::ControlPlanes;
+use support::tf::{Cli, TfDir};
+
+const A: &str = "cluster-a.local";
+const B: &str = "cluster-b.local";
+
+/// The kinds meshfed writes.
+const KINDS: [(&str, &str, &str); 6] = [
+    ("", "v1", "Secret"),
+    ("", "v1", "ConfigMap"),
+    ("networking.istio.io", "v1", "Gateway"),
+    ("networking.istio.io", "v1", "ServiceEntry"),
+    ("networking.istio.io", "v1", "DestinationRule"),
+    ("security.istio.io", "v1", "AuthorizationPolicy"),
+];
+
+struct Federation {
+    planes: ControlPlanes,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Federation {
+    /// Two planes with the seed's namespaces, services and east-west gateway Services.
+    fn start() -> Federation {
+        let planes = ControlPlanes::start(&[A, B]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let f = Federation { planes, rt };
+        f.seed(A, "abc", "foo", "198.51.100.10");
+        f.seed(B, "xyz", "bar", "198.51.100.20");
+        f
+    }
+
+    fn client(&self, cluster: &str) -> kube::Client {
+        self.rt.block_on(self.planes.client(cluster))
+    }
+
+    fn seed(&self, cluster: &str, ns: &str, svc: &str, gateway_ip: &str) {
+        let c = self.client(cluster);
+        let post = |api: Api<DynamicObject>, body: serde_json::Value| {
+            self.rt
+                .block_on(api.create(
+                    &PostParams::default(),
+                    &serde_json::from_value(body).expect("object"),
+                ))
+                .expect("create seed object");
+        };
+        let ar = |g: &str, v: &str, k: &str| ApiResource::from_gvk(&GroupVersionKind::gvk(g, v, k));
+        post(
+            Api::all_with(c.clone(), &ar("", "v1", "Namespace")),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        );
+        post(
+            Api::namespaced_with(c.clone(), ns, &ar("", "v1", "Service")),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc}, "spec": {"selector": {"app": svc}, "ports": [{"name": "http", "port": 8080}]}}),
+        );
+        let services: Api<DynamicObject> =
+            Api::namespaced_with(c.clone(), "istio-system", &ar("", "v1", "Service"));
+        post(
+            services.clone(),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "istio-eastwestgateway", "labels": {"istio": "eastwestgateway"}},
+                   "spec": {"type": "LoadBalancer", "selector": {"istio": "eastwestgateway"}, "ports": [{"name": "tls", "port": 15443}]}}),
+        );
+        let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": gateway_ip}]}}});
+        self.rt
+            .block_on(services.patch_status(
+                "istio-eastwestgateway",
+                &PatchParams::default(),
+                &Patch::Merge(status),
+            ))
+            .expect("gateway load-balancer status");
+    }
+
+    /// Every object labelled as meshfed's, as `Kind namespace/name`.
+    fn meshfed_objects(&self, cluster: &str) -> Vec<String> {
+        let c = self.client(cluster);
+        let mut out = Vec::new();
+        for (g, v, k) in KINDS {
+            let api: Api<DynamicObject> = Api::all_with(
+                c.clone(),
+                &ApiResource::from_gvk(&GroupVersionKind::gvk(g, v, k)),
+            );
+            let list = self
+                .rt
+                .block_on(
+                    api.list(&ListParams::default().labels("app.kubernetes.io/managed-by=meshfed")),
+                )
+                .expect("list");
+            out.extend(list.into_iter().map(|o| {
+                format!(
+                    "{k} {}/{}",
+                    o.metadata.namespace.unwrap_or_default(),
+                    o.metadata.name.unwrap_or_default()
+                )
+            }));
+        }
+        out.sort();
+        out
+    }
+
+    fn dir(&self, cli: Cli) -> TfDir {
+        let mut dir = TfDir::new(cli);
+        let example = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/federation/main.tf"
+        ))
+        .expect("read the example");
+        dir.write("main.tf", example);
+        dir.env(
+            "TF_VAR_kubeconfig",
+            self.planes.kubeconfig().display().to_string(),
+        );
+        dir
+    }
+}
+
+#[test]
+fn the_federation_example_applies_plans_empty_and_destroys_cleanly_with_both_clis() {
+    for cli in Cli::both() {
+        let f = Federation::start();
+        let dir = f.dir(cli);
+        let apply = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(
+            apply.stdout.contains("5 added, 0 changed, 0 destroyed"),
+            "{cli}: {apply}"
+        );
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+
+        let a = f.meshfed_objects(A);
+        let b = f.meshfed_objects(B);
+        for want in [
+            "Secret istio-system/cacerts",
+            "ConfigMap istio-system/cluster-b.local-ca-root-cert",
+            "ConfigMap istio-system/meshfed-mesh-config",
+            "ServiceEntry abc/bar-xyz-svc-cluster-b-local",
+            "DestinationRule abc/bar-xyz-svc-cluster-b-local",
+        ] {
+            assert!(
+                a.contains(&want.to_string()),
+                "{cli}: {A} lacks {want}: {a:?}"
+            );
+        }
+        for want in [
+            "Secret istio-system/cacerts",
+            "ConfigMap istio-system/cluster-a.local-ca-root-cert",
+            "AuthorizationPolicy xyz/meshfed-export-bar",
+        ] {
+            assert!(
+                b.contains(&want.to_string()),
+                "{cli}: {B} lacks {want}: {b:?}"
+            );
+        }
+        assert!(
+            b.iter()
+                .any(|o| o.starts_with("Gateway istio-system/meshfed-export-xyz-bar")),
+            "{cli}: {B} has bar's Gateway: {b:?}"
+        );
+
+        // cluster-a's ServiceEntry points at cluster-b's gateway address from its Service.
+        let se: Api<DynamicObject> = Api::namespaced_with(
+            f.client(A),
+            "abc",
+            &ApiResource::from_gvk(&GroupVersionKind::gvk(
+                "networking.istio.io",
+                "v1",
+                "ServiceEntry",
+            )),
+        );
+        let se = serde_json::to_value(
+            f.rt.block_on(se.get("bar-xyz-svc-cluster-b-local"))
+                .expect("ServiceEntry"),
+        )
+        .expect("json");
+        assert_eq!(
+            se["spec"]["endpoints"][0]["address"], "198.51.100.20",
+            "{cli}: {se}"
+        );
+        assert_eq!(
+            se["spec"]["subjectAltNames"],
+            json!(["spiffe://cluster-b.local/ns/xyz/sa/bar"]),
+            "{cli}"
+        );
+
+        // The mTLS proof, as the demo runs it.
+        let check = std::process::Command::new(
+            env!("CARGO_BIN_EXE_terraform-provider-meshfed")
+                .replace("terraform-provider-meshfed", "examples/federation-check"),
+        )
+        .args([f.planes.kubeconfig().to_str().expect("path"), A, B])
+        .output()
+        .expect("run federation-check (cargo build --example federation-check)");
+        let text = String::from_utf8_lossy(&check.stdout);
+        assert!(
+            check.status.success() && text.contains("handshake OK"),
+            "{cli}: mTLS proof\n{text}\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+
+        let destroy = dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
+        assert!(destroy.stdout.contains("5 destroyed"), "{cli}: {destroy}");
+        assert_eq!(
+            f.meshfed_objects(A),
+            Vec::<String>::new(),
+            "{cli}: {A} keeps meshfed objects"
+        );
+        assert_eq!(
+            f.meshfed_objects(B),
+            Vec::<String>::new(),
+            "{cli}: {B} keeps meshfed objects"
+        );
+    }
+}
+
+#[test]
+fn changing_bars_exported_port_changes_only_cluster_as_service_entry_and_the_gateway_side() {
+    let f = Federation::start();
+    let dir = f.dir(Cli::Terraform);
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let example = dir.read("main.tf");
+    dir.write(
+        "main.tf",
+        example.replacen(
+            r#"ports              = [{ name = "http", number = 8080, protocol = "HTTP" }]"#,
+            r#"ports              = [{ name = "http", number = 9080, protocol = "HTTP" }]"#,
+            1,
+        ),
+    );
+    let plan = dir.run_code(2, &["plan", "-detailed-exitcode", "-no-color"]);
+    assert!(
+        plan.stdout
+            .contains("meshfed_service_entry.bar will be updated in-place"),
+        "{plan}"
+    );
+    assert!(
+        !plan.stdout.contains("meshfed_trust.fed will be updated"),
+        "trust untouched\n{plan}"
+    );
+    assert!(
+        !plan
+            .stdout
+            .contains("meshfed_service_entry.foo will be updated"),
+        "foo untouched\n{plan}"
+    );
+    let apply = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        apply.stdout.contains("0 added") && apply.stdout.contains("0 destroyed"),
+        "{apply}"
+    );
+    let se: Api<DynamicObject> = Api::namespaced_with(
+        f.client(A),
+        "abc",
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "networking.istio.io",
+            "v1",
+            "ServiceEntry",
+        )),
+    );
+    let se = serde_json::to_value(
+        f.rt.block_on(se.get("bar-xyz-svc-cluster-b-local"))
+            .expect("ServiceEntry"),
+    )
+    .expect("json");
+    assert_eq!(se["spec"]["ports"][0]["number"], 9080);
+    dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+}
