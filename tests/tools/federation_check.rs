@@ -26,8 +26,13 @@ type Error = Box<dyn std::error::Error>;
 
 async fn client(kubeconfig: &str, context: &str) -> Result<kube::Client, Error> {
     let kc = Kubeconfig::read_from(kubeconfig)?;
-    let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-    Ok(kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &options).await?)?)
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    Ok(kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &options).await?,
+    )?)
 }
 
 async fn list(client: &kube::Client) -> Result<Vec<String>, Error> {
@@ -35,9 +40,19 @@ async fn list(client: &kube::Client) -> Result<Vec<String>, Error> {
     for (group, version, kind) in KINDS {
         let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let Ok(objects) = api.list(&ListParams::default().labels("app.kubernetes.io/managed-by=meshfed")).await else { continue };
+        let Ok(objects) = api
+            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=meshfed"))
+            .await
+        else {
+            continue;
+        };
         for o in objects {
-            out.push(format!("{:<20} {}/{}", kind, o.metadata.namespace.unwrap_or_default(), o.metadata.name.unwrap_or_default()));
+            out.push(format!(
+                "{:<20} {}/{}",
+                kind,
+                o.metadata.namespace.unwrap_or_default(),
+                o.metadata.name.unwrap_or_default()
+            ));
         }
     }
     Ok(out)
@@ -54,22 +69,43 @@ struct Trust {
 fn decode(o: &serde_json::Value, key: &str) -> String {
     use base64::Engine;
     let raw = o["data"][key].as_str().unwrap_or_default();
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(raw).unwrap_or_default()).unwrap_or_default()
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default()
 }
 
 async fn trust_of(client: &kube::Client, trust_domain: &str) -> Result<Trust, Error> {
-    let secrets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "istio-system", &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")));
-    let cms: Api<DynamicObject> = Api::namespaced_with(client.clone(), "istio-system", &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap")));
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "istio-system",
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
+    );
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "istio-system",
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap")),
+    );
     let s = serde_json::to_value(secrets.get("cacerts").await?)?;
     let mut roots = vec![decode(&s, "root-cert.pem")];
     if let Some(cm) = cms.get_opt("meshfed-mesh-config").await? {
         let cm = serde_json::to_value(cm)?;
-        let mesh: serde_json::Value = serde_saphyr::from_str(cm["data"]["mesh"].as_str().unwrap_or_default()).unwrap_or_default();
+        let mesh: serde_json::Value =
+            serde_saphyr::from_str(cm["data"]["mesh"].as_str().unwrap_or_default())
+                .unwrap_or_default();
         for c in mesh["caCertificates"].as_array().into_iter().flatten() {
             roots.extend(c["pem"].as_str().map(str::to_string));
         }
     }
-    Ok(Trust { trust_domain: trust_domain.to_string(), cert: decode(&s, "ca-cert.pem"), key: decode(&s, "ca-key.pem"), chain: decode(&s, "cert-chain.pem"), roots })
+    Ok(Trust {
+        trust_domain: trust_domain.to_string(),
+        cert: decode(&s, "ca-cert.pem"),
+        key: decode(&s, "ca-key.pem"),
+        chain: decode(&s, "cert-chain.pem"),
+        roots,
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -93,15 +129,37 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1);
     };
     let now = meshfed::cert::now();
-    let foo = issue_workload_cert(IssuingCa { cert_pem: &a.cert, key_pem: &a.key, cert_chain_pem: &a.chain }, &format!("spiffe://{}/ns/abc/sa/foo", a.trust_domain), now)?;
-    let bar = issue_workload_cert(IssuingCa { cert_pem: &b.cert, key_pem: &b.key, cert_chain_pem: &b.chain }, &format!("spiffe://{}/ns/xyz/sa/bar", b.trust_domain), now)?;
+    let foo = issue_workload_cert(
+        IssuingCa {
+            cert_pem: &a.cert,
+            key_pem: &a.key,
+            cert_chain_pem: &a.chain,
+        },
+        &format!("spiffe://{}/ns/abc/sa/foo", a.trust_domain),
+        now,
+    )?;
+    let bar = issue_workload_cert(
+        IssuingCa {
+            cert_pem: &b.cert,
+            key_pem: &b.key,
+            cert_chain_pem: &b.chain,
+        },
+        &format!("spiffe://{}/ns/xyz/sa/bar", b.trust_domain),
+        now,
+    )?;
     match mtls_handshake(&foo, &a.roots, &bar, &b.roots) {
         Ok(auth) => {
-            println!("mTLS proof: {} -> {}: mutual TLS handshake OK (each side trusts only the roots its own cluster lists)", auth.client_id, auth.server_id);
+            println!(
+                "mTLS proof: {} -> {}: mutual TLS handshake OK (each side trusts only the roots its own cluster lists)",
+                auth.client_id, auth.server_id
+            );
             Ok(())
         }
         Err(e) => {
-            println!("mTLS proof: foo ({}) -> bar ({}): handshake FAILED: {e}", a.trust_domain, b.trust_domain);
+            println!(
+                "mTLS proof: foo ({}) -> bar ({}): handshake FAILED: {e}",
+                a.trust_domain, b.trust_domain
+            );
             std::process::exit(1);
         }
     }
