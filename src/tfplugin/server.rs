@@ -30,6 +30,9 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 pub struct ProviderService<P> {
     provider: Arc<P>,
     stop: Arc<Mutex<CancellationToken>>,
+    /// The client said (at ConfigureProvider) it understands write-only attributes; only then
+    /// are they nulled in planned and new state (older clients expect them echoed).
+    write_only_allowed: std::sync::atomic::AtomicBool,
 }
 
 impl<P: Provider> ProviderService<P> {
@@ -37,6 +40,19 @@ impl<P: Provider> ProviderService<P> {
         ProviderService {
             provider,
             stop: Arc::new(Mutex::new(CancellationToken::new())),
+            write_only_allowed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Nulls write-only attributes when the client supports them.
+    fn scrub(&self, v: Value, schema: &Schema) -> Value {
+        if self
+            .write_only_allowed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            null_write_only(v, &schema.block)
+        } else {
+            v
         }
     }
 
@@ -337,10 +353,15 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             ),
             resp
         );
+        let capabilities = wire::client_capabilities(r.client_capabilities.as_ref());
+        self.write_only_allowed.store(
+            capabilities.write_only_attributes_allowed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let req = p::ConfigureRequest {
             terraform_version: r.terraform_version,
             config,
-            capabilities: wire::client_capabilities(r.client_capabilities.as_ref()),
+            capabilities,
         };
         let d = tri!(
             self.guarded("provider configuration", self.provider.configure(req))
@@ -376,11 +397,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             resp
         );
         let new_state = tri!(
-            encode(
-                &null_write_only(out.new_state, &schema.block),
-                &ty,
-                "refreshed state"
-            ),
+            encode(&self.scrub(out.new_state, schema), &ty, "refreshed state"),
             resp
         );
         Ok(Response::new(pb::read_resource::Response {
@@ -419,11 +436,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             resp
         );
         let planned = tri!(
-            encode(
-                &null_write_only(out.planned_state, &schema.block),
-                &ty,
-                "planned state"
-            ),
+            encode(&self.scrub(out.planned_state, schema), &ty, "planned state"),
             resp
         );
         Ok(Response::new(pb::plan_resource_change::Response {
@@ -465,11 +478,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             resp
         );
         let new_state = tri!(
-            encode(
-                &null_write_only(out.new_state, &schema.block),
-                &ty,
-                "new state"
-            ),
+            encode(&self.scrub(out.new_state, schema), &ty, "new state"),
             resp
         );
         Ok(Response::new(pb::apply_resource_change::Response {
