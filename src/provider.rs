@@ -17,7 +17,7 @@ use crate::k8s::config::{Auth, Connection, DirectConnection, ExecConfig};
 use crate::k8s::names::check_dns_subdomain;
 use crate::mesh::names::check_trust_domain;
 use crate::mesh::{DEFAULT_ISTIO_NAMESPACE, MeshFacts};
-use crate::resources::{Ctx, cluster, service_entry, trust};
+use crate::resources::{Ctx, cluster, exported_service, service_entry, trust};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, PlanRequest,
@@ -655,6 +655,10 @@ fn schemas() -> &'static ProviderSchemas {
                 service_entry::schema(),
             ),
             (trust::TYPE_NAME.to_string(), trust::schema()),
+            (
+                exported_service::TYPE_NAME.to_string(),
+                exported_service::schema(),
+            ),
         ]),
         data_sources: BTreeMap::from([(cluster::TYPE_NAME.to_string(), cluster::schema())]),
     })
@@ -687,6 +691,7 @@ impl Provider for Meshfed {
     async fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
         match type_name {
             service_entry::TYPE_NAME => service_entry::validate(config),
+            exported_service::TYPE_NAME => exported_service::validate(config),
             _ => Diagnostics::new(),
         }
     }
@@ -702,6 +707,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::plan(&s.ctx(), req),
+            exported_service::TYPE_NAME => exported_service::plan(&s.ctx(), req).await,
             trust::TYPE_NAME => trust::plan(&s.ctx(), req),
             other => PlanResponse {
                 diagnostics: not_supported(&format!("resource {other}")).into(),
@@ -721,6 +727,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::apply(&s.ctx(), req).await,
+            exported_service::TYPE_NAME => exported_service::apply(&s.ctx(), req).await,
             trust::TYPE_NAME => trust::apply(&s.ctx(), req).await,
             other => ApplyResponse {
                 diagnostics: not_supported(&format!("resource {other}")).into(),
@@ -741,6 +748,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::read(&s.ctx(), req).await,
+            exported_service::TYPE_NAME => exported_service::read(&s.ctx(), req).await,
             trust::TYPE_NAME => trust::read(&s.ctx(), req).await,
             _ => ReadResponse {
                 new_state: req.current_state,
@@ -760,6 +768,7 @@ impl Provider for Meshfed {
         };
         match req.type_name.as_str() {
             service_entry::TYPE_NAME => service_entry::import(&s.ctx(), req).await,
+            exported_service::TYPE_NAME => exported_service::import(&s.ctx(), req).await,
             trust::TYPE_NAME => trust::import(&s.ctx(), req).await,
             other => ImportResponse {
                 diagnostics: not_supported(&format!("importing {other}")).into(),

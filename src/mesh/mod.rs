@@ -20,6 +20,7 @@ pub struct MeshFacts {
 /// Istio's default control-plane namespace.
 pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
+pub mod exported_service;
 pub mod service_entry;
 pub mod trust;
 

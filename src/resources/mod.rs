@@ -4,10 +4,12 @@
 //!
 //! - [`objects`] — the lifecycle every resource shares (manifests map, apply + prune, refresh);
 //! - [`values`] — reading Terraform values with attribute paths;
+//! - [`exported_service`] — `meshfed_exported_service`;
 //! - [`service_entry`] — `meshfed_service_entry`;
 //! - [`cluster`] — data source `meshfed_cluster`.
 
 pub mod cluster;
+pub mod exported_service;
 pub mod objects;
 pub mod service_entry;
 pub mod trust;

@@ -318,7 +318,11 @@ fn check_host(host: Option<String>, path: &AttrPath, diags: &mut Diagnostics) ->
     Some(h)
 }
 
-fn parse_ports(v: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<Vec<Port>> {
+pub(crate) fn parse_ports(
+    v: &Value,
+    path: &AttrPath,
+    diags: &mut Diagnostics,
+) -> Option<Vec<Port>> {
     let items = v.elements().unwrap_or_default();
     if items.is_empty() {
         diags.error_at(path.clone(), "No ports", "At least one port is needed.");

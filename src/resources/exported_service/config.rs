@@ -1,0 +1,558 @@
+//! The two-stage parse of a `meshfed_exported_service` configuration. Stage one ([`check`])
+//! reads every attribute and checks it on its own — it also runs at validation, where values may
+//! not be known yet, and an unknown value always passes. Stage two ([`parse`]) joins the inputs
+//! with the cluster's mesh facts into an [`ExportSpec`], or says that something is known only at
+//! apply. Every problem is a diagnostic on the attribute's path.
+
+use std::collections::BTreeMap;
+
+use crate::k8s::names::{check_dns_label, check_dns_subdomain};
+use crate::mesh::MeshFacts;
+use crate::mesh::exported_service::{self as es, ExportSpec, Gateway};
+use crate::mesh::service_entry::{Port, is_ip};
+use crate::resources::service_entry::parse_ports;
+use crate::resources::values::{self, Field};
+use crate::resources::{Ctx, cluster_of};
+use crate::tfplugin::diag::{AttrPath, Diagnostics};
+use crate::tfplugin::value::Value;
+
+/// A configuration, checked: where the objects go, and (when everything is known) what they are.
+pub(super) struct Parsed {
+    pub cluster: String,
+    pub namespace: String,
+    pub service: String,
+    /// The cluster's mesh facts; `None` when they are known only at apply.
+    pub facts: Option<MeshFacts>,
+    /// `None` when some input or mesh fact is known only at apply.
+    pub spec: Option<ExportSpec>,
+}
+
+/// The `gateway` attribute, each part checked.
+struct GatewayInputs {
+    selector: Field<BTreeMap<String, String>>,
+    namespace: Field<String>,
+    port: Field<u16>,
+    service: Field<String>,
+    addresses: Field<Vec<String>>,
+}
+
+impl GatewayInputs {
+    /// Every part absent (`Null`) or every part unknown (`Unknown`).
+    fn all(how: Field<()>) -> GatewayInputs {
+        fn like<T>(how: &Field<()>) -> Field<T> {
+            if how.is_unknown() {
+                Field::Unknown
+            } else {
+                Field::Null
+            }
+        }
+        GatewayInputs {
+            selector: like(&how),
+            namespace: like(&how),
+            port: like(&how),
+            service: like(&how),
+            addresses: like(&how),
+        }
+    }
+}
+
+/// Stage one: every attribute, checked on its own.
+pub(super) struct Inputs {
+    namespace: Field<String>,
+    service: Field<String>,
+    ports: Field<Vec<Port>>,
+    service_account: Field<String>,
+    gateway: GatewayInputs,
+    alias: Field<String>,
+    allowed_principals: Field<Vec<String>>,
+    workload_selector: Field<BTreeMap<String, String>>,
+}
+
+type Check = fn(&str) -> Result<(), String>;
+
+/// Stage one: reads and checks every attribute; problems go to `diags`.
+pub(super) fn check(config: &Value, diags: &mut Diagnostics) -> Inputs {
+    let top = |name: &str, what: &str, check: Check, diags: &mut Diagnostics| {
+        checked(
+            values::string(config, name),
+            &AttrPath::attr(name),
+            what,
+            check,
+            diags,
+        )
+    };
+    Inputs {
+        namespace: top("namespace", "namespace", check_dns_label, diags),
+        service: top("service", "service name", check_dns_label, diags),
+        ports: match values::whole(config, "ports") {
+            Field::Known(v) => {
+                parse_ports(v, &AttrPath::attr("ports"), diags).map_or(Field::Unknown, Field::Known)
+            }
+            Field::Null => Field::Null,
+            Field::Unknown => Field::Unknown,
+        },
+        service_account: top(
+            "service_account",
+            "service account",
+            check_dns_subdomain,
+            diags,
+        ),
+        gateway: check_gateway(config.get("gateway"), diags),
+        alias: top("alias", "alias", check_alias, diags),
+        allowed_principals: check_principals(config, diags),
+        workload_selector: check_selector(config, "workload_selector", &AttrPath::root(), diags),
+    }
+}
+
+/// A known string that fails `check` is an error on `path`: "Invalid <what>".
+fn checked(
+    field: Field<String>,
+    path: &AttrPath,
+    what: &str,
+    check: Check,
+    diags: &mut Diagnostics,
+) -> Field<String> {
+    if let Field::Known(s) = &field
+        && let Err(e) = check(s)
+    {
+        diags.error_at(
+            path.clone(),
+            format!("Invalid {what}"),
+            format!("{what} {s:?} {e}."),
+        );
+    }
+    field
+}
+
+fn check_alias(a: &str) -> Result<(), String> {
+    if a.contains('*') {
+        return Err("is a wildcard: an export exposes exactly one service, so the alias must be one host name".into());
+    }
+    check_dns_subdomain(a).map_err(|e| format!("is not a valid host name: {e}"))
+}
+
+fn check_gateway(gateway: Option<&Value>, diags: &mut Diagnostics) -> GatewayInputs {
+    let g = match gateway {
+        None | Some(Value::Null) => return GatewayInputs::all(Field::Null),
+        Some(Value::Unknown(_)) => return GatewayInputs::all(Field::Unknown),
+        Some(g) => g,
+    };
+    let path = AttrPath::attr("gateway");
+    let port = match values::whole(g, "port") {
+        Field::Known(v) => values::int_in(v, 1, 65535, &path.then("port"), "gateway port", diags)
+            .map_or(Field::Unknown, |p| Field::Known(p as u16)),
+        Field::Null => Field::Null,
+        Field::Unknown => Field::Unknown,
+    };
+    GatewayInputs {
+        selector: check_selector(g, "selector", &path, diags),
+        namespace: checked(
+            values::string(g, "namespace"),
+            &path.then("namespace"),
+            "gateway namespace",
+            check_dns_label,
+            diags,
+        ),
+        port,
+        service: checked(
+            values::string(g, "service"),
+            &path.then("service"),
+            "gateway service",
+            check_dns_label,
+            diags,
+        ),
+        addresses: check_addresses(g, &path.then("addresses"), diags),
+    }
+}
+
+fn check_addresses(g: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Field<Vec<String>> {
+    let field = values::strings(g, "addresses");
+    if let Field::Known(a) = &field {
+        if a.is_empty() {
+            diags.error_at(path.clone(), "No gateway addresses", "gateway.addresses needs at least one address; leave it out to read the addresses from the gateway Service.");
+        }
+        for (i, addr) in a.iter().enumerate() {
+            if !is_ip(addr) && check_dns_subdomain(addr).is_err() {
+                diags.error_at(
+                    path.index(i),
+                    "Invalid gateway address",
+                    format!("{addr:?} is neither an IP address nor a DNS name."),
+                );
+            }
+        }
+    }
+    field
+}
+
+fn check_principals(config: &Value, diags: &mut Diagnostics) -> Field<Vec<String>> {
+    let path = AttrPath::attr("allowed_principals");
+    let field = values::strings(config, "allowed_principals");
+    if let Field::Known(p) = &field {
+        if p.is_empty() {
+            diags.error_at(path.clone(), "No allowed principals", "allowed_principals needs at least one principal, e.g. cluster-a.local/ns/abc/sa/foo; leave it out to create no policy.");
+        }
+        for (i, principal) in p.iter().enumerate() {
+            if let Err(e) = es::check_principal(principal) {
+                diags.error_at(
+                    path.index(i),
+                    "Invalid principal",
+                    format!("principal {principal:?} {e}."),
+                );
+            }
+        }
+    }
+    field
+}
+
+/// The map attribute `name` of `obj` (at `parent`): Kubernetes labels that must select
+/// something, so not empty, with valid keys and values.
+fn check_selector(
+    obj: &Value,
+    name: &str,
+    parent: &AttrPath,
+    diags: &mut Diagnostics,
+) -> Field<BTreeMap<String, String>> {
+    let path = parent.then(name);
+    let what = path.to_string().replace('.', " ");
+    let field = string_map(obj, name);
+    if let Field::Known(m) = &field {
+        if m.is_empty() {
+            diags.error_at(path.clone(), format!("Empty {what}"), format!("{path} must hold at least one label: an empty selector would select every workload."));
+        }
+        for (k, v) in m {
+            if let Err(e) = check_label_key(k).and_then(|()| check_label_value(v)) {
+                diags.error_at(
+                    path.key(k),
+                    format!("Invalid {what}"),
+                    format!("label {k:?} = {v:?}: {e}."),
+                );
+            }
+        }
+    }
+    field
+}
+
+fn string_map(obj: &Value, name: &str) -> Field<BTreeMap<String, String>> {
+    match values::whole(obj, name) {
+        Field::Known(v) => v
+            .entries()
+            .and_then(|m| {
+                m.iter()
+                    .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect::<Option<BTreeMap<_, _>>>()
+            })
+            .map_or(Field::Unknown, Field::Known),
+        Field::Null => Field::Null,
+        Field::Unknown => Field::Unknown,
+    }
+}
+
+/// A label's name part, or its value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends.
+fn check_label_part(s: &str, what: &str) -> Result<(), String> {
+    let ok = s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "the {what} must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+fn check_label_key(k: &str) -> Result<(), String> {
+    match k.split_once('/') {
+        Some((prefix, name)) => {
+            check_dns_subdomain(prefix).map_err(|e| format!("the key's prefix {e}"))?;
+            check_label_part(name, "key's name")
+        }
+        None => check_label_part(k, "key"),
+    }
+}
+
+fn check_label_value(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Ok(());
+    }
+    check_label_part(v, "value")
+}
+
+/// Stage two: the checked configuration, joined with the cluster's mesh facts. `None` when
+/// there are errors (in `diags`).
+pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<Parsed> {
+    let inputs = check(config, diags);
+    let must_know = |f: Field<String>, name: &str, diags: &mut Diagnostics| match f {
+        Field::Known(s) => Some(s),
+        _ => {
+            diags.error_at(
+                AttrPath::attr(name),
+                format!("{name} not known"),
+                format!("{name} must be known at plan time: it decides where the objects go."),
+            );
+            None
+        }
+    };
+    let cluster = must_know(values::string(config, "cluster"), "cluster", diags);
+    let namespace = must_know(inputs.namespace.clone(), "namespace", diags);
+    let service = must_know(inputs.service.clone(), "service", diags);
+    let facts = match &cluster {
+        Some(c) => match cluster_of(ctx, c, AttrPath::attr("cluster")) {
+            Ok(cfg) => cfg.mesh.known().cloned(),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        },
+        None => None,
+    };
+    if diags.has_errors() {
+        return None;
+    }
+    let (cluster, namespace, service) = (cluster?, namespace?, service?);
+    let spec = facts
+        .as_ref()
+        .and_then(|f| build(&inputs, &namespace, &service, f));
+    if let Some(spec) = &spec {
+        check_alias_differs(spec, diags);
+    }
+    if diags.has_errors() {
+        return None;
+    }
+    Some(Parsed {
+        cluster,
+        namespace,
+        service,
+        facts,
+        spec,
+    })
+}
+
+fn check_alias_differs(spec: &ExportSpec, diags: &mut Diagnostics) {
+    let fqdn = es::host(&spec.service, &spec.namespace, &spec.domain_suffix);
+    if spec.alias.as_deref() == Some(fqdn.as_str()) {
+        diags.error_at(
+            AttrPath::attr("alias"),
+            "Invalid alias",
+            format!("alias {fqdn:?} is the service's own host; an alias must be another name."),
+        );
+    }
+}
+
+/// A known value, the default for an absent one, `None` for an unknown one.
+fn or_default<T>(f: Field<T>, default: impl FnOnce() -> T) -> Option<T> {
+    match f {
+        Field::Known(t) => Some(t),
+        Field::Null => Some(default()),
+        Field::Unknown => None,
+    }
+}
+
+/// An optional attribute without default: `Some(None)` when absent, `None` when unknown.
+fn optional<T>(f: Field<T>) -> Option<Option<T>> {
+    match f {
+        Field::Known(t) => Some(Some(t)),
+        Field::Null => Some(None),
+        Field::Unknown => None,
+    }
+}
+
+/// The spec, when every input is known.
+fn build(i: &Inputs, namespace: &str, service: &str, facts: &MeshFacts) -> Option<ExportSpec> {
+    let g = &i.gateway;
+    Some(ExportSpec {
+        namespace: namespace.to_string(),
+        service: service.to_string(),
+        service_account: or_default(i.service_account.clone(), || service.to_string())?,
+        ports: i.ports.clone().known()?,
+        domain_suffix: facts.domain_suffix.clone(),
+        gateway: Gateway {
+            selector: or_default(g.selector.clone(), es::default_gateway_selector)?,
+            namespace: or_default(g.namespace.clone(), || facts.istio_namespace.clone())?,
+            port: or_default(g.port.clone(), || es::DEFAULT_GATEWAY_PORT)?,
+            service: or_default(g.service.clone(), || {
+                es::DEFAULT_GATEWAY_SERVICE.to_string()
+            })?,
+            addresses: optional(g.addresses.clone())?,
+        },
+        alias: optional(i.alias.clone())?,
+        allowed_principals: optional(i.allowed_principals.clone())?,
+        workload_selector: or_default(i.workload_selector.clone(), || {
+            es::default_workload_selector(service)
+        })?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, Value)]) -> Value {
+        let mut m = BTreeMap::from([
+            ("cluster".to_string(), Value::string("cluster-b.local")),
+            ("namespace".to_string(), Value::string("xyz")),
+            ("service".to_string(), Value::string("bar")),
+            (
+                "ports".to_string(),
+                Value::List(vec![Value::object([
+                    ("name", Value::string("http")),
+                    ("number", Value::int(8080)),
+                    ("protocol", Value::string("HTTP")),
+                ])]),
+            ),
+        ]);
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.clone());
+        }
+        Value::Object(m)
+    }
+
+    fn paths(config: &Value) -> Vec<(String, String)> {
+        let mut diags = Diagnostics::new();
+        check(config, &mut diags);
+        diags
+            .iter()
+            .map(|d| {
+                let path = d.attribute.clone().unwrap_or_default().to_string();
+                (path, d.summary.clone())
+            })
+            .collect()
+    }
+
+    fn strings(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::string(*s)).collect())
+    }
+
+    #[test]
+    fn the_seed_configuration_passes_stage_one() {
+        assert_eq!(paths(&config(&[])), vec![]);
+    }
+
+    #[test]
+    fn wildcard_and_invalid_aliases_are_refused_on_alias() {
+        for alias in ["*.global", "*", "bar_x.global"] {
+            let got = paths(&config(&[("alias", Value::string(alias))]));
+            assert_eq!(
+                got,
+                vec![("alias".into(), "Invalid alias".into())],
+                "{alias}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_principals_are_refused_on_their_element() {
+        let got = paths(&config(&[(
+            "allowed_principals",
+            strings(&[
+                "cluster-a.local/ns/abc/sa/foo",
+                "spiffe://cluster-a.local/ns/abc/sa/foo",
+            ]),
+        )]));
+        assert_eq!(
+            got,
+            vec![("allowed_principals[1]".into(), "Invalid principal".into())]
+        );
+        let got = paths(&config(&[("allowed_principals", strings(&[]))]));
+        assert_eq!(
+            got,
+            vec![("allowed_principals".into(), "No allowed principals".into())]
+        );
+    }
+
+    #[test]
+    fn gateway_parts_are_checked_on_their_own_paths() {
+        let gateway = Value::object([
+            ("selector", Value::Map(BTreeMap::new())),
+            ("namespace", Value::string("Istio")),
+            ("port", Value::int(70000)),
+            ("service", Value::Null),
+            ("addresses", strings(&["198.51.100.20", "not an address"])),
+        ]);
+        let got = paths(&config(&[("gateway", gateway)]));
+        assert_eq!(
+            got,
+            vec![
+                ("gateway.port".into(), "Invalid gateway port".into()),
+                ("gateway.selector".into(), "Empty gateway selector".into()),
+                (
+                    "gateway.namespace".into(),
+                    "Invalid gateway namespace".into()
+                ),
+                (
+                    "gateway.addresses[1]".into(),
+                    "Invalid gateway address".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_names_ports_and_selectors_are_refused_on_their_paths() {
+        let selector = Value::Map(BTreeMap::from([(
+            "app/x/y".to_string(),
+            Value::string("bar"),
+        )]));
+        let got = paths(&config(&[
+            ("namespace", Value::string("Not_Valid")),
+            ("service", Value::string("bar.x")),
+            ("workload_selector", selector),
+            (
+                "ports",
+                Value::List(vec![Value::object([
+                    ("name", Value::string("http")),
+                    ("number", Value::int(0)),
+                    ("protocol", Value::string("SPDY")),
+                ])]),
+            ),
+        ]));
+        assert_eq!(
+            got,
+            vec![
+                ("namespace".into(), "Invalid namespace".into()),
+                ("service".into(), "Invalid service name".into()),
+                ("ports[0].number".into(), "Invalid port number".into()),
+                ("ports[0].protocol".into(), "Unknown protocol".into()),
+                (
+                    "workload_selector[\"app/x/y\"]".into(),
+                    "Invalid workload_selector".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_values_always_pass_stage_one() {
+        let got = paths(&config(&[
+            ("alias", Value::unknown()),
+            ("gateway", Value::unknown()),
+            ("allowed_principals", Value::unknown()),
+            ("ports", Value::unknown()),
+        ]));
+        assert_eq!(got, vec![]);
+    }
+
+    #[test]
+    fn defaults_fill_what_the_configuration_leaves_out() {
+        let facts = MeshFacts {
+            trust_domain: "cluster-b.local".into(),
+            domain_suffix: "cluster-b.local".into(),
+            istio_namespace: "istio-system".into(),
+            network: None,
+        };
+        let mut diags = Diagnostics::new();
+        let inputs = check(&config(&[]), &mut diags);
+        let spec = build(&inputs, "xyz", "bar", &facts).expect("all known");
+        assert_eq!(spec.service_account, "bar");
+        assert_eq!(spec.gateway.port, 15443);
+        assert_eq!(spec.gateway.namespace, "istio-system");
+        assert_eq!(spec.gateway.service, "istio-eastwestgateway");
+        assert_eq!(spec.gateway.selector, es::default_gateway_selector());
+        assert_eq!(spec.gateway.addresses, None);
+        assert_eq!(spec.workload_selector, es::default_workload_selector("bar"));
+        let inputs = check(&config(&[("alias", Value::unknown())]), &mut diags);
+        assert!(build(&inputs, "xyz", "bar", &facts).is_none());
+    }
+}

@@ -1,0 +1,214 @@
+//! Planning without a cluster: the cluster set below has no connection, so any API call fails.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::k8s::ClusterSet;
+use crate::mesh::MeshFacts;
+use crate::provider::{ClusterConfig, Known, ProviderConfig};
+use crate::tfplugin::provider::ClientCapabilities;
+
+fn provider(mesh: Known<MeshFacts>) -> ProviderConfig {
+    let b = ClusterConfig {
+        name: "cluster-b.local".into(),
+        connection: Known::AtApply,
+        mesh,
+    };
+    ProviderConfig {
+        field_manager: "meshfed".into(),
+        clusters: BTreeMap::from([("cluster-b.local".to_string(), b)]),
+    }
+}
+
+fn facts() -> Known<MeshFacts> {
+    Known::Known(MeshFacts {
+        trust_domain: "cluster-b.local".into(),
+        domain_suffix: "cluster-b.local".into(),
+        istio_namespace: "istio-system".into(),
+        network: Some("net-b".into()),
+    })
+}
+
+fn config(extra: &[(&str, Value)]) -> Value {
+    let mut m: BTreeMap<String, Value> = schema()
+        .block
+        .attributes
+        .iter()
+        .map(|a| (a.name.clone(), Value::Null))
+        .collect();
+    m.insert("cluster".into(), Value::string("cluster-b.local"));
+    m.insert("namespace".into(), Value::string("xyz"));
+    m.insert("service".into(), Value::string("bar"));
+    m.insert(
+        "ports".into(),
+        Value::List(vec![Value::object([
+            ("name", Value::string("http")),
+            ("number", Value::int(8080)),
+            ("protocol", Value::string("http")),
+        ])]),
+    );
+    for (k, v) in extra {
+        m.insert(k.to_string(), v.clone());
+    }
+    Value::Object(m)
+}
+
+fn gateway(port: Value, addresses: Value) -> Value {
+    Value::object([
+        ("selector", Value::Null),
+        ("namespace", Value::Null),
+        ("port", port),
+        ("service", Value::Null),
+        ("addresses", addresses),
+    ])
+}
+
+fn plan_with(mesh: Known<MeshFacts>, config: Value) -> PlanResponse {
+    let provider = provider(mesh);
+    let clusters = ClusterSet::new("meshfed", BTreeMap::new());
+    let ctx = Ctx {
+        config: &provider,
+        clusters: &clusters,
+    };
+    let req = PlanRequest {
+        type_name: TYPE_NAME.into(),
+        prior_state: Value::Null,
+        proposed_new_state: config.clone(),
+        config,
+        prior_private: vec![],
+        capabilities: ClientCapabilities::default(),
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(plan(&ctx, req))
+}
+
+fn attr<'a>(state: &'a Value, name: &str) -> &'a Value {
+    state
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing from {state:?}"))
+}
+
+#[test]
+fn a_create_without_addresses_plans_unknown_endpoints_without_any_api_call() {
+    let r = plan_with(facts(), config(&[]));
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let s = &r.planned_state;
+    assert!(attr(s, "gateway_endpoints").is_unknown());
+    assert!(attr(s, "export").is_unknown());
+    assert!(attr(s, "manifests").is_wholly_known());
+    assert_eq!(
+        attr(s, "host"),
+        &Value::string("bar.xyz.svc.cluster-b.local")
+    );
+    assert_eq!(attr(s, "network"), &Value::string("net-b"));
+}
+
+#[test]
+fn configured_addresses_make_the_export_known_at_plan_in_the_service_entry_type() {
+    let addresses = Value::List(vec![Value::string("198.51.100.20")]);
+    let r = plan_with(
+        facts(),
+        config(&[("gateway", gateway(Value::Null, addresses))]),
+    );
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let export = attr(&r.planned_state, "export");
+    let want_names: Vec<String> = match crate::resources::service_entry::export_type() {
+        Type::Object(attrs) => attrs.keys().cloned().collect(),
+        other => panic!("export type {other:?}"),
+    };
+    let names: Vec<String> = export.entries().expect("object").keys().cloned().collect();
+    assert_eq!(names, want_names);
+    assert_eq!(
+        attr(export, "gateway_endpoints"),
+        &Value::List(vec![Value::object([
+            ("address", Value::string("198.51.100.20")),
+            ("port", Value::int(15443)),
+        ])])
+    );
+    assert_eq!(
+        attr(export, "subject_alt_names"),
+        &Value::List(vec![Value::string(
+            "spiffe://cluster-b.local/ns/xyz/sa/bar"
+        )])
+    );
+    assert_eq!(attr(export, "network"), &Value::string("net-b"));
+}
+
+#[test]
+fn ports_are_planned_as_written_and_exported_in_istio_spelling() {
+    let r = plan_with(facts(), config(&[]));
+    let ports = attr(&r.planned_state, "ports");
+    assert_eq!(ports, attr(&config(&[]), "ports"), "verbatim");
+    let addresses = Value::List(vec![Value::string("198.51.100.20")]);
+    let r = plan_with(
+        facts(),
+        config(&[("gateway", gateway(Value::Null, addresses))]),
+    );
+    let exported = attr(attr(&r.planned_state, "export"), "ports");
+    let first = &exported.elements().expect("list")[0];
+    assert_eq!(attr(first, "protocol"), &Value::string("HTTP"));
+}
+
+#[test]
+fn an_input_known_only_at_apply_leaves_what_derives_from_it_unknown() {
+    let r = plan_with(
+        facts(),
+        config(&[
+            ("alias", Value::unknown()),
+            ("gateway", gateway(Value::int(15443), Value::Null)),
+        ]),
+    );
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let s = &r.planned_state;
+    assert!(attr(s, "manifests").is_unknown());
+    assert!(attr(s, "alias").is_unknown());
+    assert_eq!(
+        attr(s, "host"),
+        &Value::string("bar.xyz.svc.cluster-b.local")
+    );
+    let gw = attr(s, "gateway");
+    assert_eq!(attr(gw, "port"), &Value::int(15443));
+    assert!(attr(gw, "namespace").is_unknown() && attr(gw, "selector").is_unknown());
+    assert_eq!(
+        attr(gw, "addresses"),
+        &Value::Null,
+        "no default: stays as configured"
+    );
+}
+
+#[test]
+fn mesh_facts_known_only_at_apply_leave_the_host_unknown() {
+    let r = plan_with(Known::AtApply, config(&[]));
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let s = &r.planned_state;
+    assert!(attr(s, "host").is_unknown() && attr(s, "manifests").is_unknown());
+    assert_eq!(attr(s, "id"), &Value::string("cluster-b.local/xyz/bar"));
+}
+
+#[test]
+fn an_unknown_cluster_and_an_alias_equal_to_the_host_are_refused_on_their_attribute() {
+    let r = plan_with(
+        facts(),
+        config(&[("cluster", Value::string("cluster-x.local"))]),
+    );
+    let paths: Vec<String> = r
+        .diagnostics
+        .iter()
+        .map(|d| d.attribute.clone().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(paths, ["cluster"]);
+    let r = plan_with(
+        facts(),
+        config(&[("alias", Value::string("bar.xyz.svc.cluster-b.local"))]),
+    );
+    let d = r.diagnostics.iter().next().expect("an error");
+    assert_eq!(
+        (
+            d.summary.as_str(),
+            d.attribute.clone().unwrap_or_default().to_string()
+        ),
+        ("Invalid alias", "alias".to_string())
+    );
+}
