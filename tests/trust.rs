@@ -915,52 +915,80 @@ fn error_diagnostics(out: &TfOutput) -> Vec<Json> {
         .collect()
 }
 
+/// Plans `case` with each CLI and checks that it is refused with an error diagnostic whose summary
+/// and detail match, on the marked line.
+fn assert_refused(cli: Cli, case: &Refused) {
+    let dir = TfDir::new(cli);
+    dir.write("provider.tf", unreachable_provider());
+    dir.write("main.tf", &case.main);
+    for (name, text) in &case.files {
+        dir.write(name, text);
+    }
+    let line = case
+        .main
+        .lines()
+        .position(|l| l.ends_with(MARK))
+        .expect("a marked line")
+        + 1;
+    let out = dir.run_code(1, &["plan", "-json"]);
+    let diags = error_diagnostics(&out);
+    let found = diags.iter().find(|d| {
+        let summary = d["summary"].as_str().unwrap_or_default();
+        let detail = d["detail"].as_str().unwrap_or_default();
+        if !summary.starts_with(case.summary) || !detail.contains(case.detail) {
+            return false;
+        }
+        // Both CLIs place these paths, nested blocks included, on the attribute itself.
+        d["range"]["start"]["line"].as_u64() == Some(line as u64)
+            && d["snippet"]["code"]
+                .as_str()
+                .is_some_and(|c| c.ends_with(MARK))
+    });
+    assert!(
+        found.is_some(),
+        "{cli}: {}: expected {:?} (detail with {:?}) on line {line}, got:\n{}\n{out}",
+        case.what,
+        case.summary,
+        case.detail,
+        serde_json::to_string_pretty(&diags).unwrap_or_default()
+    );
+    assert!(
+        !out.combined().contains("PRIVATE KEY"),
+        "{cli}: {}: a key in the output",
+        case.what
+    );
+}
+
 #[test]
 fn refused_inputs_are_reported_at_plan_on_their_attribute() {
     let cases = refused_cases();
     for cli in Cli::both() {
         for case in &cases {
-            let dir = TfDir::new(cli);
-            dir.write("provider.tf", unreachable_provider());
-            dir.write("main.tf", &case.main);
-            for (name, text) in &case.files {
-                dir.write(name, text);
-            }
-            let line = case
-                .main
-                .lines()
-                .position(|l| l.ends_with(MARK))
-                .expect("a marked line")
-                + 1;
-            let out = dir.run_code(1, &["plan", "-json"]);
-            let diags = error_diagnostics(&out);
-            let found = diags.iter().find(|d| {
-                let summary = d["summary"].as_str().unwrap_or_default();
-                let detail = d["detail"].as_str().unwrap_or_default();
-                if !summary.starts_with(case.summary) || !detail.contains(case.detail) {
-                    return false;
-                }
-                // Both CLIs place these paths, nested blocks included, on the attribute itself.
-                d["range"]["start"]["line"].as_u64() == Some(line as u64)
-                    && d["snippet"]["code"]
-                        .as_str()
-                        .is_some_and(|c| c.ends_with(MARK))
-            });
-            assert!(
-                found.is_some(),
-                "{cli}: {}: expected {:?} (detail with {:?}) on line {line}, got:\n{}\n{out}",
-                case.what,
-                case.summary,
-                case.detail,
-                serde_json::to_string_pretty(&diags).unwrap_or_default()
-            );
-            let leaked = out.combined();
-            assert!(
-                !leaked.contains("PRIVATE KEY"),
-                "{cli}: {}: a key in the output",
-                case.what
-            );
+            assert_refused(cli, case);
         }
+    }
+}
+
+/// `partner_x.example` is a valid SPIFFE trust domain, but `partner_x.example-ca-root-cert` is no
+/// valid ConfigMap name: the refusal must say so on the peer's `trust_domain`.
+#[test]
+fn a_peer_trust_domain_that_cannot_name_a_configmap_is_refused_on_its_attribute() {
+    let root = generated("partner.example").root_cert_pem;
+    let case = Refused {
+        what: "a trust domain unfit for a ConfigMap name",
+        main: trust(
+            "fed",
+            &[A, B],
+            &format!(
+                "  peer {{\n    trust_domain  = \"partner_x.example\"{MARK}\n    root_cert_pem = file(\"root.pem\")\n  }}\n"
+            ),
+        ),
+        files: vec![("root.pem", root)],
+        summary: "",
+        detail: "partner_x.example",
+    };
+    for cli in Cli::both() {
+        assert_refused(cli, &case);
     }
 }
 
@@ -1172,5 +1200,70 @@ fn a_provided_ca_is_written_to_the_secret_and_its_key_never_to_state() {
         cert::mtls_handshake(&foo, &p.trusted_roots(A), &bar, &p.trusted_roots(B))
             .unwrap_or_else(|e| panic!("{cli}: foo (provided CA) calls bar: {e}"));
         assert_plan_empty(&dir);
+    }
+}
+
+/// Not-after of the first certificate in `pem`.
+fn not_after(pem: &str) -> time::OffsetDateTime {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("PEM");
+    let cert = block.parse_x509().expect("an X.509 certificate");
+    cert.validity().not_after.to_datetime()
+}
+
+/// The attribute says: intermediate validity "Default 1825; never beyond the root".
+#[test]
+fn a_root_validity_shorter_than_the_default_intermediate_validity_caps_the_intermediate() {
+    let main = format!(
+        "resource \"meshfed_trust\" \"fed\" {{\n  member {{\n    cluster = \"{A}\"\n    ca {{\n      root_validity_days = 365\n    }}\n  }}\n  member {{\n    cluster = \"{B}\"\n  }}\n}}\n"
+    );
+    for cli in Cli::both() {
+        let p = Planes::start(&[A, B]);
+        let dir = p.dir(cli, &main);
+        let out = dir.run(&APPLY);
+        assert_eq!(
+            out.code, 0,
+            "{cli}: a one-year root is a valid choice\n{out}"
+        );
+        let s = p.secret(A).expect("A's cacerts Secret");
+        let (root, intermediate) = (not_after(&s["root-cert.pem"]), not_after(&s["ca-cert.pem"]));
+        let year = cert::now() + time::Duration::days(365);
+        assert!(
+            (root - year).abs() < time::Duration::hours(1),
+            "{cli}: root ends {root}"
+        );
+        assert!(intermediate <= root, "{cli}: {intermediate} after {root}");
+        assert_plan_empty(&dir);
+    }
+}
+
+/// Import cannot know the `ca` settings, so the plan after it may show them being added, but it
+/// must not replace a CA that the cluster holds and the configuration asks for.
+#[test]
+fn import_keeps_the_ca_of_a_member_with_a_non_default_key_algorithm() {
+    let main = format!(
+        "resource \"meshfed_trust\" \"fed\" {{\n  member {{\n    cluster = \"{A}\"\n    ca {{\n      key_algorithm = \"ECDSA_P384\"\n    }}\n  }}\n  member {{\n    cluster = \"{B}\"\n  }}\n}}\n"
+    );
+    for cli in Cli::both() {
+        let p = Planes::start(&[A, B]);
+        let first = p.dir(cli, &main);
+        first.run_ok(&APPLY);
+        let (a_root, a_secret) = (p.root(A), p.secret(A).expect("Secret"));
+        let second = p.dir(cli, &main);
+        second.run_ok(&[
+            "import",
+            "-no-color",
+            "meshfed_trust.fed",
+            &format!("{A},{B}"),
+        ]);
+        let plan = second.run(&PLAN);
+        let roots = plan_section(&plan.stdout, "root_certificates = {");
+        assert!(
+            !roots.contains("known after apply"),
+            "{cli}: import must not plan a new CA for {A}\n{plan}"
+        );
+        second.run_ok(&APPLY);
+        assert_eq!(p.root(A), a_root, "{cli}: A's root is kept");
+        assert_eq!(p.secret(A), Some(a_secret), "{cli}: A's CA is kept");
+        assert_plan_empty(&second);
     }
 }
