@@ -295,17 +295,17 @@ pub fn order_like(value: &Json, shape: &Json) -> Json {
 /// One diagnostic for an engine error: the summary given, the error (which names the cluster
 /// and object) as detail, and Istio's absence said plainly.
 pub fn error_diag(summary: &str, e: &K8sError) -> Diagnostic {
-    if let Some(obj) = e
-        .object()
-        .filter(|o| e.is_missing_kind() && o.api_version.contains("istio.io"))
+    if let K8sError::MissingKind {
+        cluster,
+        api_version,
+        kind,
+    } = e
+        && api_version.contains("istio.io")
     {
         return Diagnostic::error(
-            format!("Istio is not installed in {}", e.cluster()),
+            format!("Istio is not installed in {cluster}"),
             format!(
-                "The API server of {} does not serve {} {}: Istio's CRDs are missing. Install Istio (1.22 or later) in that cluster, then apply again.\n\n{}",
-                e.cluster(),
-                obj.api_version,
-                obj.kind,
+                "The API server of {cluster} does not serve {api_version} {kind}: Istio's CRDs are missing. Install Istio (1.22 or later) in that cluster, then apply again.\n\n{}",
                 crate::tfplugin::diag::cause_chain(e)
             ),
         );
@@ -353,6 +353,27 @@ mod tests {
             to_yaml(
                 &json!({"spec": {"ports": [{"number": 1, "protocol": "HTTP", "name": "a"}, {"number": 2, "protocol": "TCP", "name": "b"}], "hosts": ["h"]}})
             )
+        );
+    }
+
+    #[test]
+    fn a_missing_istio_kind_says_istio_is_not_installed() {
+        let e = K8sError::MissingKind {
+            cluster: "cluster-a.local".into(),
+            api_version: "networking.istio.io/v1".into(),
+            kind: "ServiceEntry".into(),
+        };
+        let d = error_diag("Cannot apply object", &e);
+        assert_eq!(d.summary, "Istio is not installed in cluster-a.local");
+        assert!(d.detail.contains("ServiceEntry"), "{}", d.detail);
+        let core = K8sError::MissingKind {
+            cluster: "cluster-a.local".into(),
+            api_version: "example.com/v1".into(),
+            kind: "Widget".into(),
+        };
+        assert_eq!(
+            error_diag("Cannot apply object", &core).summary,
+            "Cannot apply object in cluster-a.local"
         );
     }
 

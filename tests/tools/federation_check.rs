@@ -129,7 +129,7 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1);
     };
     let now = meshfed::cert::now();
-    let foo = issue_workload_cert(
+    let client_cert = issue_workload_cert(
         IssuingCa {
             cert_pem: &a.cert,
             key_pem: &a.key,
@@ -138,7 +138,7 @@ async fn main() -> Result<(), Error> {
         &format!("spiffe://{}/ns/abc/sa/foo", a.trust_domain),
         now,
     )?;
-    let bar = issue_workload_cert(
+    let server_cert = issue_workload_cert(
         IssuingCa {
             cert_pem: &b.cert,
             key_pem: &b.key,
@@ -147,7 +147,7 @@ async fn main() -> Result<(), Error> {
         &format!("spiffe://{}/ns/xyz/sa/bar", b.trust_domain),
         now,
     )?;
-    match mtls_handshake(&foo, &a.roots, &bar, &b.roots) {
+    match mtls_handshake(&client_cert, &a.roots, &server_cert, &b.roots) {
         Ok(auth) => {
             println!(
                 "mTLS proof: {} -> {}: mutual TLS handshake OK (each side trusts only the roots its own cluster lists)",
