@@ -173,9 +173,38 @@ pub fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
+/// The key algorithm of a certificate's public key, when it is one meshfed generates.
+pub fn key_algorithm_of(cert_pem: &str) -> Option<KeyAlgorithm> {
+    use x509_parser::public_key::PublicKey;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    match cert.public_key().parsed().ok()? {
+        PublicKey::EC(point) if point.data().len() == 65 => Some(KeyAlgorithm::EcdsaP256),
+        PublicKey::EC(point) if point.data().len() == 97 => Some(KeyAlgorithm::EcdsaP384),
+        PublicKey::RSA(rsa) => match rsa.key_size() {
+            2048 => Some(KeyAlgorithm::Rsa2048),
+            3072 => Some(KeyAlgorithm::Rsa3072),
+            4096 => Some(KeyAlgorithm::Rsa4096),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_algorithm_is_read_back_from_a_generated_certificate() {
+        for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384] {
+            let mut req = CaRequest::new("cluster-a.local", now());
+            req.key_algorithm = alg;
+            let ca = generate_ca(req).expect("generate");
+            assert_eq!(key_algorithm_of(&ca.intermediate_cert_pem), Some(alg));
+        }
+        assert_eq!(key_algorithm_of("not a certificate"), None);
+    }
 
     #[test]
     fn a_fingerprint_is_the_same_for_pem_and_der_and_is_64_lower_case_hex_digits() {

@@ -348,7 +348,7 @@ pub fn mesh_config_text(others: &[&Party]) -> String {
 /// A ConfigMap name is a DNS-1123 subdomain: at most 253 characters of lower-case letters,
 /// digits, '-' and '.', starting and ending alphanumeric. SPIFFE trust domains may hold '_',
 /// which Kubernetes refuses.
-fn check_configmap_name(trust_domain: &str) -> Result<(), TrustError> {
+pub fn check_configmap_name(trust_domain: &str) -> Result<(), TrustError> {
     let name = root_configmap_name(trust_domain);
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     let reason = if name.len() > 253 {

@@ -720,10 +720,12 @@ pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
             Ok(l) => l,
             Err(e) => return err(objects::error_diag("Cannot read the cacerts Secret", &e)),
         };
-        let member_block = |source: Option<&str>| {
-            let ca = match source {
-                None => Value::List(vec![]),
-                Some(s) => Value::List(vec![trust_input::ca_block_value(s)]),
+        // A `ca` block only where the configuration needs one: adoption, or a generated CA whose
+        // key algorithm is not the default.
+        let member_block = |source: Option<&str>, algorithm: Option<&str>| {
+            let ca = match (source, algorithm) {
+                (None, None) => Value::List(vec![]),
+                (s, a) => Value::List(vec![trust_input::ca_block_value(s, a)]),
             };
             Value::object([("cluster", Value::string(*c)), ("ca", ca)])
         };
@@ -743,12 +745,19 @@ pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
                         key_display: tr::secret_value_display(
                             pem_text(&field("ca-key.pem")).as_bytes(),
                         ),
-                        key_algorithm: cert::KeyAlgorithm::default().as_str().to_string(),
+                        key_algorithm: cert::key_algorithm_of(&field("ca-cert.pem"))
+                            .unwrap_or_default()
+                            .as_str()
+                            .to_string(),
                     },
                 );
-                members.push(member_block(None));
+                let algorithm = cert::key_algorithm_of(&field("ca-cert.pem")).unwrap_or_default();
+                members.push(member_block(
+                    None,
+                    (algorithm != cert::KeyAlgorithm::default()).then_some(algorithm.as_str()),
+                ));
             }
-            None => members.push(member_block(Some("cluster"))),
+            None => members.push(member_block(Some("cluster"), None)),
         }
     }
     let config = trust_input::config_value(Value::List(members), Value::List(vec![]), bundle);
@@ -791,7 +800,13 @@ pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
         }
     };
     let (roots, prints) = roots_value(&p, &cas);
-    let state = state(&config, &p, roots, prints, objects::manifests_value(&live));
+    let state = state(
+        &config,
+        &p,
+        strip_unknown(roots),
+        strip_unknown(prints),
+        objects::manifests_value(&live),
+    );
     ImportResponse {
         imported: vec![ImportedResource {
             type_name: TYPE_NAME.into(),

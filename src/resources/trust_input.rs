@@ -190,6 +190,14 @@ fn parse_member(
         .and_then(Value::elements)
         .and_then(|e| e.first())
         .unwrap_or(&empty);
+    if let Err(e) = crate::mesh::trust::check_configmap_name(&mesh.trust_domain) {
+        diags.error_at(
+            path.then("cluster"),
+            "Trust domain cannot name a ConfigMap",
+            e.to_string(),
+        );
+        return None;
+    }
     let ca = parse_ca(ca_block, &path.then("ca").index(0), diags)?;
     Some(MemberInput {
         cluster,
@@ -240,7 +248,18 @@ fn parse_ca(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<CaIn
                     .map(time::Duration::days)
             };
             let root_validity = days("root_validity_days", diags);
-            let intermediate_validity = days("intermediate_validity_days", diags);
+            let mut intermediate_validity = days("intermediate_validity_days", diags);
+            let root_days = root_validity.unwrap_or(cert::DEFAULT_ROOT_VALIDITY);
+            match intermediate_validity {
+                Some(i) if i > root_days => {
+                    diags.error_at(path.then("intermediate_validity_days"), "Intermediate outlives its root", format!("intermediate_validity_days ({}) must not exceed the root's validity ({} days).", i.whole_days(), root_days.whole_days()));
+                }
+                // The default intermediate never outlives a shorter root.
+                None if cert::DEFAULT_INTERMEDIATE_VALIDITY > root_days => {
+                    intermediate_validity = Some(root_days)
+                }
+                _ => {}
+            }
             Some(CaInput::Generate {
                 algorithm,
                 root_validity,
@@ -342,6 +361,16 @@ fn parse_peer(p: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<Pee
         );
         return None;
     }
+    if let Some(td) = &td
+        && let Err(e) = crate::mesh::trust::check_configmap_name(td)
+    {
+        diags.error_at(
+            path.then("trust_domain"),
+            "Trust domain cannot name a ConfigMap",
+            e.to_string(),
+        );
+        return None;
+    }
     if let Some(root) = &root {
         match cert::parse_root(root, cert::now()) {
             Ok(info) => {
@@ -379,13 +408,18 @@ fn parse_peer(p: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<Pee
 }
 
 /// A `ca` block value with only `source` set.
-pub fn ca_block_value(source: &str) -> Value {
+pub fn ca_block_value(source: Option<&str>, key_algorithm: Option<&str>) -> Value {
     let Some(ca_ty) = ca_object_type() else {
         return Value::Null;
     };
     let mut v = Value::null_object(&ca_ty);
     if let Value::Object(m) = &mut v {
-        m.insert("source".into(), Value::string(source));
+        if let Some(s) = source {
+            m.insert("source".into(), Value::string(s));
+        }
+        if let Some(a) = key_algorithm {
+            m.insert("key_algorithm".into(), Value::string(a));
+        }
     }
     v
 }
