@@ -327,34 +327,12 @@ async fn destroy(ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse {
 }
 
 pub async fn read(ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse {
-    let prior = objects::manifests_of(&req.current_state);
     // The state has the configuration's shape: parsing it gives the shape of each object.
     let mut scratch = Diagnostics::new();
     let want = config::parse(ctx, &req.current_state, &mut scratch)
         .and_then(|p| p.spec.map(|s| desired(&p.cluster, &s)))
         .unwrap_or_default();
-    match objects::refresh(ctx.clusters, &want, &prior).await {
-        Ok(now) if now.is_empty() && !prior.is_empty() => ReadResponse {
-            new_state: Value::Null,
-            ..ReadResponse::default()
-        },
-        Ok(now) => {
-            let mut state = req.current_state.clone();
-            if let Value::Object(m) = &mut state {
-                m.insert("manifests".into(), objects::manifests_value(&now));
-            }
-            ReadResponse {
-                new_state: state,
-                private: req.private,
-                ..ReadResponse::default()
-            }
-        }
-        Err(diags) => ReadResponse {
-            new_state: req.current_state,
-            private: req.private,
-            diagnostics: diags,
-        },
-    }
+    objects::refresh_state(ctx.clusters, &want, req).await
 }
 
 pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {

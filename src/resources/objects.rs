@@ -19,6 +19,7 @@ use crate::k8s::object::ObjectRef;
 use crate::k8s::project::project;
 use crate::mesh::{Manifest, to_yaml};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
+use crate::tfplugin::provider::{ReadRequest, ReadResponse};
 use crate::tfplugin::value::Value;
 
 /// One object a resource wants in one cluster.
@@ -289,6 +290,38 @@ pub fn order_like(value: &Json, shape: &Json) -> Json {
                 .collect(),
         ),
         _ => value.clone(),
+    }
+}
+
+/// ReadResource for a resource whose state holds a `manifests` map: the refreshed map in the
+/// state, or no state at all when every object is gone; errors keep the state as it was.
+pub async fn refresh_state(
+    clusters: &ClusterSet,
+    desired: &[Desired],
+    req: ReadRequest,
+) -> ReadResponse {
+    let prior = manifests_of(&req.current_state);
+    match refresh(clusters, desired, &prior).await {
+        Ok(now) if now.is_empty() && !prior.is_empty() => ReadResponse {
+            new_state: Value::Null,
+            ..ReadResponse::default()
+        },
+        Ok(now) => {
+            let mut state = req.current_state;
+            if let Value::Object(m) = &mut state {
+                m.insert("manifests".into(), manifests_value(&now));
+            }
+            ReadResponse {
+                new_state: state,
+                private: req.private,
+                ..ReadResponse::default()
+            }
+        }
+        Err(diagnostics) => ReadResponse {
+            new_state: req.current_state,
+            private: req.private,
+            diagnostics,
+        },
     }
 }
 

@@ -775,32 +775,10 @@ fn spec_of_state(state: &Value) -> Option<(String, ServiceEntrySpec)> {
 }
 
 pub async fn read(ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse {
-    let prior = objects::manifests_of(&req.current_state);
     let want = spec_of_state(&req.current_state)
         .map(|(c, s)| desired(&c, &s))
         .unwrap_or_default();
-    match objects::refresh(ctx.clusters, &want, &prior).await {
-        Ok(now) if now.is_empty() && !prior.is_empty() => ReadResponse {
-            new_state: Value::Null,
-            ..ReadResponse::default()
-        },
-        Ok(now) => {
-            let mut state = req.current_state.clone();
-            if let Value::Object(m) = &mut state {
-                m.insert("manifests".into(), objects::manifests_value(&now));
-            }
-            ReadResponse {
-                new_state: state,
-                private: req.private,
-                ..ReadResponse::default()
-            }
-        }
-        Err(diags) => ReadResponse {
-            new_state: req.current_state,
-            private: req.private,
-            diagnostics: diags,
-        },
-    }
+    objects::refresh_state(ctx.clusters, &want, req).await
 }
 
 pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {

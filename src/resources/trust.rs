@@ -658,29 +658,7 @@ async fn warn_istiod(ctx: &Ctx<'_>, m: &trust_input::MemberInput, diags: &mut Di
 }
 
 pub async fn read(ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse {
-    let prior = objects::manifests_of(&req.current_state);
-    match objects::refresh(ctx.clusters, &[], &prior).await {
-        Ok(now) if now.is_empty() && !prior.is_empty() => ReadResponse {
-            new_state: Value::Null,
-            ..ReadResponse::default()
-        },
-        Ok(now) => {
-            let mut state = req.current_state.clone();
-            if let Value::Object(m) = &mut state {
-                m.insert("manifests".into(), objects::manifests_value(&now));
-            }
-            ReadResponse {
-                new_state: state,
-                private: req.private,
-                ..ReadResponse::default()
-            }
-        }
-        Err(diags) => ReadResponse {
-            new_state: req.current_state,
-            private: req.private,
-            diagnostics: diags,
-        },
-    }
+    objects::refresh_state(ctx.clusters, &[], req).await
 }
 
 pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
