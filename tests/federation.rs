@@ -6,6 +6,7 @@ mod support;
 
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use meshfed::cert::{issue_workload_cert, mtls_handshake};
 use serde_json::json;
 use support::controlplanes::ControlPlanes;
 use support::tf::{Cli, TfDir};
@@ -109,6 +110,51 @@ impl Federation {
         out
     }
 
+    /// A cluster's CA as its `cacerts` Secret holds it, and the roots its objects list (its own
+    /// root plus `meshfed-mesh-config`'s caCertificates).
+    fn trust_material(&self, cluster: &str) -> (meshfed::cert::CaMaterial, Vec<String>) {
+        use base64::Engine;
+        let ar = |k: &str| ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", k));
+        let secrets: Api<DynamicObject> =
+            Api::namespaced_with(self.client(cluster), "istio-system", &ar("Secret"));
+        let cms: Api<DynamicObject> =
+            Api::namespaced_with(self.client(cluster), "istio-system", &ar("ConfigMap"));
+        let s = serde_json::to_value(self.rt.block_on(secrets.get("cacerts")).expect("cacerts"))
+            .expect("json");
+        let field = |k: &str| {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(s["data"][k].as_str().unwrap_or_default())
+                    .expect("base64"),
+            )
+            .expect("utf8")
+        };
+        let material = meshfed::cert::CaMaterial {
+            root_cert_pem: field("root-cert.pem"),
+            intermediate_cert_pem: field("ca-cert.pem"),
+            intermediate_key_pem: field("ca-key.pem"),
+            cert_chain_pem: field("cert-chain.pem"),
+        };
+        let cm = serde_json::to_value(
+            self.rt
+                .block_on(cms.get("meshfed-mesh-config"))
+                .expect("mesh config"),
+        )
+        .expect("json");
+        let mesh: serde_json::Value =
+            serde_saphyr::from_str(cm["data"]["mesh"].as_str().unwrap_or_default())
+                .expect("mesh YAML");
+        let mut roots = vec![material.root_cert_pem.clone()];
+        roots.extend(
+            mesh["caCertificates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["pem"].as_str().map(str::to_string)),
+        );
+        (material, roots)
+    }
+
     fn dir(&self, cli: Cli) -> TfDir {
         let mut dir = TfDir::new(cli);
         let example = std::fs::read_to_string(concat!(
@@ -192,19 +238,32 @@ fn the_federation_example_applies_plans_empty_and_destroys_cleanly_with_both_cli
             "{cli}"
         );
 
-        // The mTLS proof, as the demo runs it.
-        let check = std::process::Command::new(
-            env!("CARGO_BIN_EXE_terraform-provider-meshfed")
-                .replace("terraform-provider-meshfed", "examples/federation-check"),
+        // The mTLS proof, as the demo runs it: workload certificates from each cluster's
+        // intermediate, each side trusting only the roots its own cluster lists.
+        let (a_ca, a_roots) = f.trust_material(A);
+        let (b_ca, b_roots) = f.trust_material(B);
+        let now = meshfed::cert::now();
+        let foo_cert = issue_workload_cert(
+            a_ca.issuing(),
+            "spiffe://cluster-a.local/ns/abc/sa/foo",
+            now,
         )
-        .args([f.planes.kubeconfig().to_str().expect("path"), A, B])
-        .output()
-        .expect("run federation-check (cargo build --example federation-check)");
-        let text = String::from_utf8_lossy(&check.stdout);
-        assert!(
-            check.status.success() && text.contains("handshake OK"),
-            "{cli}: mTLS proof\n{text}\n{}",
-            String::from_utf8_lossy(&check.stderr)
+        .expect("foo's certificate");
+        let bar_cert = issue_workload_cert(
+            b_ca.issuing(),
+            "spiffe://cluster-b.local/ns/xyz/sa/bar",
+            now,
+        )
+        .expect("bar's certificate");
+        let auth = mtls_handshake(&foo_cert, &a_roots, &bar_cert, &b_roots)
+            .unwrap_or_else(|e| panic!("{cli}: mTLS between foo and bar: {e}"));
+        assert_eq!(
+            auth.server_id, "spiffe://cluster-b.local/ns/xyz/sa/bar",
+            "{cli}"
+        );
+        assert_eq!(
+            auth.client_id, "spiffe://cluster-a.local/ns/abc/sa/foo",
+            "{cli}"
         );
 
         let destroy = dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
