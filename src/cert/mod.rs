@@ -9,6 +9,8 @@
 //!   with (Istio's plug-in CA, the `cacerts` Secret).
 //! - [`check`]: [`check_provided`] checks user-provided CA material, [`parse_root`] an external
 //!   party's root; problems name the attribute they came from.
+//! - [`encoding`]: PEM text, base64 and SHA-256 digests (fingerprints, and the `sha256:` form
+//!   in which Secret values are shown), in one place.
 //! - [`issue`]: [`issue_workload_cert`] signs a SPIFFE workload certificate with an
 //!   intermediate, as istiod would.
 //! - [`handshake`]: [`mtls_handshake`] runs a real rustls mutual TLS handshake in memory.
@@ -18,6 +20,7 @@
 //! hand-written `Debug` that shows `<redacted>`.
 
 pub mod check;
+pub mod encoding;
 pub mod generate;
 pub mod handshake;
 pub mod issue;
@@ -26,13 +29,12 @@ mod key;
 pub use check::{
     CaField, CertProblem, CheckedCa, ProblemKind, ProvidedCa, RootInfo, check_provided, parse_root,
 };
+pub use encoding::fingerprint_sha256;
 pub use generate::{
     CaMaterial, CaRequest, DEFAULT_INTERMEDIATE_VALIDITY, DEFAULT_ROOT_VALIDITY, generate_ca,
 };
 pub use handshake::{Authenticated, HandshakeFailure, Side, mtls_handshake};
 pub use issue::{IssuingCa, WORKLOAD_VALIDITY, WorkloadCert, issue_workload_cert};
-
-use sha2::Digest;
 
 /// Backdating of `not_before` on every certificate meshfed signs, so that a cluster whose clock
 /// runs a little behind the machine running Terraform accepts the certificate at once.
@@ -135,39 +137,6 @@ pub enum CertError {
     ParseSpiffeId { id: String, reason: String },
 }
 
-/// SHA-256 fingerprint of a certificate or key: 64 lower-case hex digits, no colons.
-///
-/// `data` is PEM text or DER bytes. For PEM, the digest covers the DER bytes of every PEM block,
-/// in order (one block for a certificate or a key), so a certificate's fingerprint is the same
-/// whether it is given as PEM or DER, and equals `openssl x509 -noout -fingerprint -sha256`
-/// without the colons. Input that is not PEM is digested as it is. The fingerprint of a key
-/// depends on its encoding (PKCS#8 and PKCS#1 forms of one key differ): it identifies the bytes
-/// stored, which is what drift detection compares.
-pub fn fingerprint_sha256(data: &[u8]) -> String {
-    let blocks = pem_ders(data);
-    let mut hasher = sha2::Sha256::new();
-    if blocks.is_empty() {
-        hasher.update(data);
-    } else {
-        for der in &blocks {
-            hasher.update(der);
-        }
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// DER contents of every PEM block in `data` (none when it is not PEM).
-fn pem_ders(data: &[u8]) -> Vec<Vec<u8>> {
-    x509_parser::pem::Pem::iter_from_buffer(data)
-        .map_while(Result::ok)
-        .map(|p| p.contents)
-        .collect()
-}
-
 /// The current time, for callers that do not test against a fixed clock.
 pub fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
@@ -210,7 +179,7 @@ mod tests {
     fn a_fingerprint_is_the_same_for_pem_and_der_and_is_64_lower_case_hex_digits() {
         let ca = generate_ca(CaRequest::new("cluster-a.local", now())).expect("generate");
         let pem = ca.root_cert_pem.as_bytes();
-        let der = &pem_ders(pem)[0];
+        let der = &encoding::pem_blocks(pem)[0].contents;
         let fp = fingerprint_sha256(pem);
         assert_eq!(fp, fingerprint_sha256(der));
         assert_eq!(fp.len(), 64);

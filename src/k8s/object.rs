@@ -1,5 +1,5 @@
 //! Object identity: which Kubernetes object a request is about (`apiVersion`, `kind`, namespace,
-//! name), how it is written in messages and state keys, and where it lives in the API (its
+//! name), how it is written in messages, and where it lives in the API (its
 //! resource plural, guessed from the kind without a discovery round trip). Pure; knows nothing of
 //! Istio or Terraform.
 
@@ -67,34 +67,6 @@ impl ObjectRef {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
             name: text(metadata.and_then(|m| m.get("name")), "metadata.name")?,
-        })
-    }
-
-    /// The stable key `<apiVersion>/<kind>/<namespace>/<name>` (namespace empty when
-    /// cluster-scoped), e.g. `networking.istio.io/v1/ServiceEntry/abc/bar`. [`ObjectRef::from_key`]
-    /// reads it back.
-    pub fn key(&self) -> String {
-        format!(
-            "{}/{}/{}/{}",
-            self.api_version,
-            self.kind,
-            self.namespace.as_deref().unwrap_or(""),
-            self.name
-        )
-    }
-
-    /// Reads a key written by [`ObjectRef::key`]; `None` if it does not have that shape.
-    pub fn from_key(key: &str) -> Option<ObjectRef> {
-        let mut parts = key.rsplitn(4, '/');
-        let name = parts.next().filter(|s| !s.is_empty())?;
-        let namespace = parts.next()?;
-        let kind = parts.next().filter(|s| !s.is_empty())?;
-        let api_version = parts.next().filter(|s| !s.is_empty())?;
-        Some(ObjectRef {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
-            name: name.to_string(),
         })
     }
 
@@ -206,28 +178,6 @@ mod tests {
         assert_eq!(ns.to_string(), "v1 Namespace abc");
         assert_eq!(se.resource(), "serviceentries.networking.istio.io");
         assert_eq!(ns.resource(), "namespaces");
-    }
-
-    #[test]
-    fn keys_round_trip_for_grouped_core_and_cluster_scoped_objects() {
-        for r in [
-            ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar"),
-            ObjectRef::namespaced("v1", "ConfigMap", "istio-system", "meshfed-mesh-config"),
-            ObjectRef::cluster_scoped("v1", "Namespace", "abc"),
-        ] {
-            assert_eq!(
-                ObjectRef::from_key(&r.key()),
-                Some(r.clone()),
-                "{}",
-                r.key()
-            );
-        }
-        assert_eq!(
-            ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar").key(),
-            "networking.istio.io/v1/ServiceEntry/abc/bar"
-        );
-        assert_eq!(ObjectRef::from_key("ConfigMap/abc/x"), None);
-        assert_eq!(ObjectRef::from_key("v1/ConfigMap/abc/"), None);
     }
 
     #[test]

@@ -24,13 +24,14 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::service_entry::{Port, SERVICE_ENTRY_API, default_name};
-use super::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol};
+use super::{
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol, json_string_map, json_strings,
+};
 
 pub const GATEWAY_API: &str = "networking.istio.io/v1";
 pub const AUTHORIZATION_POLICY_API: &str = "security.istio.io/v1";
 
-/// The east-west gateway's port for mutual-TLS passthrough.
-pub const DEFAULT_GATEWAY_PORT: u16 = 15443;
+pub use super::DEFAULT_GATEWAY_PORT;
 /// The east-west gateway's Service, as Istio's samples install it.
 pub const DEFAULT_GATEWAY_SERVICE: &str = "istio-eastwestgateway";
 /// The label (key, value) that selects the east-west gateway's pods by default.
@@ -324,19 +325,17 @@ pub fn spec_from_objects(
         .and_then(parse_ports_annotation)
         .ok_or_else(|| format!("its annotation {PORTS_ANNOTATION} is missing or malformed"))?;
     let server = &gw["spec"]["servers"][0];
-    let port = server["port"]["number"]
-        .as_u64()
-        .and_then(|n| u16::try_from(n).ok())
-        .ok_or("it has no server port")?;
     let fqdn = host(service, namespace, domain_suffix);
-    let alias = strings(&server["hosts"]).into_iter().find(|h| *h != fqdn);
+    let alias = json_strings(&server["hosts"])
+        .into_iter()
+        .find(|h| *h != fqdn);
     let policy_labels = live.policy.map(|p| &p["spec"]["selector"]["matchLabels"]);
     let alias_labels = live
         .alias_service_entry
         .map(|s| &s["spec"]["workloadSelector"]["labels"]);
     let workload_selector = policy_labels
         .or(alias_labels)
-        .map(string_map)
+        .map(json_string_map)
         .unwrap_or_else(|| default_workload_selector(service));
     Ok(ExportSpec {
         namespace: namespace.to_string(),
@@ -345,44 +344,35 @@ pub fn spec_from_objects(
             .unwrap_or_else(|| service.to_string()),
         ports,
         domain_suffix: domain_suffix.to_string(),
-        gateway: Gateway {
-            selector: string_map(&gw["spec"]["selector"]),
-            namespace: gw["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            port,
-            service: annotation(GATEWAY_SERVICE_ANNOTATION)
-                .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE.to_string()),
-            addresses: annotation(GATEWAY_ADDRESSES_ANNOTATION)
-                .map(|a| a.split(',').map(str::to_string).collect()),
-        },
+        gateway: gateway_of_object(gw)?,
         alias,
         allowed_principals: live
             .policy
-            .map(|p| strings(&p["spec"]["rules"][0]["from"][0]["source"]["principals"])),
+            .map(|p| json_strings(&p["spec"]["rules"][0]["from"][0]["source"]["principals"])),
         workload_selector,
     })
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn string_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The gateway settings a live Gateway was rendered from.
+fn gateway_of_object(gw: &Value) -> Result<Gateway, String> {
+    let annotation = |k: &str| gw["metadata"]["annotations"][k].as_str();
+    let port = gw["spec"]["servers"][0]["port"]["number"]
+        .as_u64()
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or("it has no server port")?;
+    Ok(Gateway {
+        selector: json_string_map(&gw["spec"]["selector"]),
+        namespace: gw["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        port,
+        service: annotation(GATEWAY_SERVICE_ANNOTATION)
+            .unwrap_or(DEFAULT_GATEWAY_SERVICE)
+            .to_string(),
+        addresses: annotation(GATEWAY_ADDRESSES_ANNOTATION)
+            .map(|a| a.split(',').map(str::to_string).collect()),
+    })
 }
 
 #[cfg(test)]

@@ -59,28 +59,7 @@ fn full_spec() -> ExportSpec {
 }
 
 fn golden(name: &str, manifests: &[Manifest]) {
-    let text: String = manifests
-        .iter()
-        .map(|m| format!("# {}\n{}---\n", m.key("cluster-b.local"), m.to_yaml()))
-        .collect();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).expect("write golden");
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "read {} ({e}); run with UPDATE_GOLDEN=1 to create it",
-            path.display()
-        )
-    });
-    assert_eq!(
-        text,
-        want,
-        "rendering differs from {}; if intended, rerun with UPDATE_GOLDEN=1",
-        path.display()
-    );
+    crate::mesh::golden::check(name, manifests.iter().map(|m| ("cluster-b.local", m)));
 }
 
 fn of_kind<'a>(manifests: &'a [Manifest], kind: &str) -> &'a Manifest {

@@ -1,8 +1,24 @@
-//! Domain rendering for the federation: the mesh facts of each cluster, naming rules, and (as
-//! resources arrive) `render(spec) -> objects` per resource. Pure and deterministic; must not
-//! import the protocol layer, the Kubernetes client or the resources.
+//! The federation's domain: the mesh facts of each cluster, Istio's naming rules, and one pure,
+//! deterministic `render(spec) -> objects` per resource, golden-tested:
+//!
+//! - [`service_entry`]: the ServiceEntry and `ISTIO_MUTUAL` DestinationRule that import a remote
+//!   service (`meshfed_service_entry`);
+//! - [`exported_service`]: the `AUTO_PASSTHROUGH` Gateway, AuthorizationPolicy and alias
+//!   ServiceEntry that expose a service (`meshfed_exported_service`);
+//! - [`trust`]: each member's `cacerts` Secret, per-party root ConfigMaps and shared mesh config
+//!   (`meshfed_trust`);
+//! - [`names`]: Istio's naming rules (SPIFFE trust domains);
+//! - here: [`MeshFacts`], [`Manifest`] (one rendered object), [`Protocol`].
+//!
+//! Must not import the protocol layer, the Kubernetes client or the resources; may use `cert`'s
+//! types and encodings.
 
+pub mod exported_service;
+#[cfg(test)]
+mod golden;
 pub mod names;
+pub mod service_entry;
+pub mod trust;
 
 /// What meshfed needs to know about a cluster's mesh.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,12 +33,12 @@ pub struct MeshFacts {
     pub network: Option<String>,
 }
 
+/// The east-west gateway's port for mutual-TLS passthrough (`AUTO_PASSTHROUGH`), as Istio's
+/// multi-network samples configure it.
+pub const DEFAULT_GATEWAY_PORT: u16 = 15443;
+
 /// Istio's default control-plane namespace.
 pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
-
-pub mod exported_service;
-pub mod service_entry;
-pub mod trust;
 
 /// The label every object meshfed writes carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -67,15 +83,6 @@ impl Manifest {
             name,
             object: serde_json::Value::Object(object),
         }
-    }
-
-    /// The key of this object in a resource's `manifests` map:
-    /// `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.
-    pub fn key(&self, cluster: &str) -> String {
-        format!(
-            "{cluster}/{}/{}/{}/{}",
-            self.api_version, self.kind, self.namespace, self.name
-        )
     }
 
     /// The object as YAML, as shown in plans.
@@ -152,4 +159,23 @@ impl Protocol {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The strings of a JSON array (other elements and non-arrays: none), for reading live objects.
+pub(crate) fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The string entries of a JSON object, for reading live objects' labels.
+pub(crate) fn json_string_map(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let Some(m) = v.as_object() else {
+        return Default::default();
+    };
+    m.iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
 }

@@ -9,7 +9,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol};
+use super::{
+    DEFAULT_GATEWAY_PORT, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol, json_strings,
+};
 
 pub const SERVICE_ENTRY_API: &str = "networking.istio.io/v1";
 pub const DESTINATION_RULE_API: &str = "networking.istio.io/v1";
@@ -174,6 +176,68 @@ fn destination_rule(spec: &ServiceEntrySpec) -> Manifest {
     )
 }
 
+/// Reconstructs the spec that rendered a live ServiceEntry (and its DestinationRule, when there
+/// is one): the inverse of [`render`], what an import recovers. `None` when the ServiceEntry
+/// lacks hosts, ports or endpoints.
+pub fn spec_from_objects(
+    namespace: &str,
+    name: &str,
+    service_entry: &Value,
+    destination_rule: Option<&Value>,
+) -> Option<ServiceEntrySpec> {
+    let spec = &service_entry["spec"];
+    let host = spec["hosts"].as_array()?.first()?.as_str()?.to_string();
+    let ports: Vec<Port> = spec["ports"]
+        .as_array()?
+        .iter()
+        .map(port_of_object)
+        .collect::<Option<_>>()?;
+    let first_port = &ports.first()?.name;
+    let endpoints: Vec<Endpoint> = spec["endpoints"]
+        .as_array()?
+        .iter()
+        .map(|e| endpoint_of_object(e, first_port))
+        .collect::<Option<_>>()?;
+    let export_to = json_strings(&spec["exportTo"]);
+    let tls = destination_rule.map(|d| &d["spec"]["trafficPolicy"]["tls"]);
+    Some(ServiceEntrySpec {
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        host,
+        addresses: json_strings(&spec["addresses"]),
+        ports,
+        endpoints,
+        subject_alt_names: json_strings(&spec["subjectAltNames"]),
+        export_to: if export_to.is_empty() {
+            vec![".".into()]
+        } else {
+            export_to
+        },
+        sni: tls.and_then(|t| t["sni"].as_str().map(str::to_string)),
+    })
+}
+
+fn port_of_object(p: &Value) -> Option<Port> {
+    Some(Port {
+        name: p["name"].as_str()?.to_string(),
+        number: u16::try_from(p["number"].as_u64()?).ok()?,
+        protocol: Protocol::parse(p["protocol"].as_str()?)?,
+    })
+}
+
+/// An endpoint, its gateway port read from the first port's mapping.
+fn endpoint_of_object(e: &Value, first_port: &str) -> Option<Endpoint> {
+    let port = e["ports"][first_port]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok());
+    Some(Endpoint {
+        address: e["address"].as_str()?.to_string(),
+        port: port.unwrap_or(DEFAULT_GATEWAY_PORT),
+        locality: e["locality"].as_str().map(str::to_string),
+        network: e["network"].as_str().map(str::to_string),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,29 +266,7 @@ mod tests {
     }
 
     fn golden(name: &str, manifests: &[Manifest]) {
-        let text: String = manifests
-            .iter()
-            .map(|m| format!("# {}\n{}---\n", m.key("cluster-a.local"), m.to_yaml()))
-            .collect();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden")
-            .join(name);
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::create_dir_all(path.parent().expect("golden dir")).expect("create golden dir");
-            std::fs::write(&path, &text).expect("write golden");
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "read {} ({e}); run with UPDATE_GOLDEN=1 to create it",
-                path.display()
-            )
-        });
-        assert_eq!(
-            text,
-            want,
-            "rendering differs from {}; if intended, rerun with UPDATE_GOLDEN=1",
-            path.display()
-        );
+        crate::mesh::golden::check(name, manifests.iter().map(|m| ("cluster-a.local", m)));
     }
 
     #[test]
@@ -340,5 +382,35 @@ mod tests {
         let a: Vec<String> = render(&bar_spec()).iter().map(Manifest::to_yaml).collect();
         let b: Vec<String> = render(&bar_spec()).iter().map(Manifest::to_yaml).collect();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_spec_is_read_back_from_the_objects_it_rendered() {
+        let spec = ServiceEntrySpec {
+            addresses: vec!["240.240.0.10".into()],
+            endpoints: vec![Endpoint {
+                address: "eastwest.b.example.com".into(),
+                port: 15444,
+                locality: Some("eu-west1/eu-west1-b".into()),
+                network: Some("net-b".into()),
+            }],
+            sni: Some("bar.xyz.svc.cluster-b.local".into()),
+            export_to: vec![".".into(), "istio-system".into()],
+            ..bar_spec()
+        };
+        for spec in [bar_spec(), spec] {
+            let objects = render(&spec);
+            let read = spec_from_objects(
+                &spec.namespace,
+                &spec.name,
+                &objects[0].object,
+                Some(&objects[1].object),
+            );
+            assert_eq!(read, Some(spec));
+        }
+        assert_eq!(
+            spec_from_objects("abc", "x", &json!({"spec": {}}), None),
+            None
+        );
     }
 }

@@ -16,7 +16,7 @@
 //!
 //! Every object comes in two forms ([`Rendered`]): `apply`, the object sent to the cluster (the
 //! Secret's `data` in base64, key included), and `manifest`, the form kept in Terraform state and
-//! shown in plans, where each Secret value is replaced by [`secret_value_display`] — a SHA-256
+//! shown in plans, where each Secret value is replaced by [`sha256_display`] — a SHA-256
 //! digest — so no key ever reaches state or plan output.
 //!
 //! Pure and deterministic: members are ordered by cluster, parties by trust domain. Imports
@@ -27,6 +27,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use super::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, to_yaml};
+use crate::cert::encoding::{base64_encode, pem_text, sha256_display};
 use crate::cert::{CaMaterial, CheckedCa};
 
 /// Name of istiod's plug-in CA Secret.
@@ -155,17 +156,10 @@ pub enum TrustError {
 #[derive(Clone, PartialEq)]
 pub struct Rendered {
     pub cluster: String,
-    /// The form for state and plans: Secret values as [`secret_value_display`] digests.
+    /// The form for state and plans: Secret values as [`sha256_display`] digests.
     pub manifest: Manifest,
     /// The object to apply, secret material included (Secret `data` in base64).
     pub apply: Manifest,
-}
-
-impl Rendered {
-    /// The key in the `manifests` map.
-    pub fn key(&self) -> String {
-        self.manifest.key(&self.cluster)
-    }
 }
 
 impl std::fmt::Debug for Rendered {
@@ -176,16 +170,6 @@ impl std::fmt::Debug for Rendered {
             .field("apply", &"<redacted>")
             .finish()
     }
-}
-
-/// How a Secret value appears in manifests: `sha256:<64 lower-case hex digits>` of the value's
-/// bytes (the decoded `data` value). Read-back objects are shown with the same rule, so any
-/// change to a stored byte is drift; the key itself never appears.
-pub fn secret_value_display(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
 }
 
 /// The name of the ConfigMap recording a party's root: `<trust domain>-ca-root-cert`.
@@ -265,11 +249,6 @@ fn metadata(name: &str, namespace: &str) -> Value {
     })
 }
 
-/// PEM text ending in exactly one newline, so that roots concatenate into a valid bundle.
-fn pem_text(pem: &str) -> String {
-    format!("{}\n", pem.trim_end())
-}
-
 fn cacerts(m: &Member, others: &[&Party], bundle: BundleMode) -> Option<Rendered> {
     let (cert, key, chain) = m.ca.signing()?;
     let mut root = pem_text(m.ca.root_cert_pem());
@@ -302,14 +281,9 @@ fn cacerts(m: &Member, others: &[&Party], bundle: BundleMode) -> Option<Rendered
     };
     Some(Rendered {
         cluster: m.cluster.clone(),
-        manifest: object(data(&secret_value_display)),
+        manifest: object(data(&sha256_display)),
         apply: object(data(&base64_encode)),
     })
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn root_configmap(m: &Member, p: &Party) -> Manifest {
@@ -373,7 +347,6 @@ pub fn check_configmap_name(trust_domain: &str) -> Result<(), TrustError> {
 mod tests {
     use super::*;
     use crate::cert::{CaRequest, generate_ca};
-    use base64::Engine;
 
     /// PEM with a fixed, readable body, so goldens stay stable: nothing here parses it.
     fn pem(label: &str, text: &str) -> String {
@@ -428,24 +401,14 @@ mod tests {
     }
 
     fn golden(name: &str, spec: &TrustSpec) {
-        let text: String = render(spec)
-            .expect("render")
-            .iter()
-            .map(|r| format!("# {}\n{}---\n", r.key(), r.manifest.to_yaml()))
-            .collect();
-        assert!(!text.contains("PRIVATE KEY"), "a key reached a manifest");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-        let path = dir.join(name);
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, &text).expect("write golden");
+        let out = render(spec).expect("render");
+        for r in &out {
+            assert!(
+                !r.manifest.to_yaml().contains("PRIVATE KEY"),
+                "a key reached a manifest"
+            );
         }
-        let want = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read {} ({e}); run with UPDATE_GOLDEN=1", path.display()));
-        assert!(
-            text == want,
-            "differs from {}; if intended, UPDATE_GOLDEN=1",
-            path.display()
-        );
+        crate::mesh::golden::check(name, out.iter().map(|r| (r.cluster.as_str(), &r.manifest)));
     }
 
     fn of<'a>(out: &'a [Rendered], cluster: &str, name: &str) -> &'a Rendered {
@@ -468,9 +431,7 @@ mod tests {
         if r.apply.kind != "Secret" {
             return v.to_string();
         }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(v)
-            .expect("base64");
+        let bytes = crate::cert::encoding::base64_decode(v).expect("base64");
         String::from_utf8(bytes).expect("UTF-8")
     }
 
@@ -549,14 +510,19 @@ mod tests {
             generate_ca(CaRequest::new(td, now)).expect("ca")
         });
         for r in render(&spec).expect("render") {
-            assert!(!r.manifest.to_yaml().contains("PRIVATE KEY"), "{}", r.key());
+            assert!(
+                !r.manifest.to_yaml().contains("PRIVATE KEY"),
+                "{} in {}",
+                r.manifest.name,
+                r.cluster
+            );
             assert!(!format!("{r:?}").contains("PRIVATE KEY"));
             if r.manifest.kind != "Secret" {
                 continue;
             }
             assert!(data(&r, "ca-key.pem").contains("PRIVATE KEY"));
             for k in r.apply.object["data"].as_object().expect("data").keys() {
-                let shown = secret_value_display(data(&r, k).as_bytes());
+                let shown = sha256_display(data(&r, k).as_bytes());
                 assert_eq!(r.manifest.object["data"][k], json!(shown), "{k}");
             }
         }

@@ -3,16 +3,20 @@
 //! instead of repeating them, e.g. to build `allowed_principals`. Reads configuration only: no
 //! API call.
 
-use crate::mesh::MeshFacts;
-use crate::provider::{Known, ProviderConfig};
-use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use super::context::{Ctx, not_configured};
+use super::resource::DataSource;
+use super::values::{self, Field};
+use crate::tfplugin::diag::{AttrPath, Diagnostics};
 use crate::tfplugin::provider::{ReadDataRequest, ReadDataResponse};
 use crate::tfplugin::schema::{Attribute, Block, Schema};
 use crate::tfplugin::value::{Type, Value};
 
 pub const TYPE_NAME: &str = "meshfed_cluster";
 
-pub fn schema() -> Schema {
+/// `meshfed_cluster`.
+pub struct ClusterData;
+
+fn schema() -> Schema {
     Schema::new(
         0,
         Block::new()
@@ -25,85 +29,48 @@ pub fn schema() -> Schema {
     )
 }
 
-/// Looks up a cluster by name, with the diagnostic users see for a name that is not configured.
-pub fn lookup<'a>(
-    config: Option<&'a ProviderConfig>,
-    name: &str,
-    path: AttrPath,
-) -> Result<&'a crate::provider::ClusterConfig, Diagnostic> {
-    let Some(config) = config else {
-        return Err(Diagnostic::error(
-            "Provider not configured",
-            "meshfed received no provider configuration before this request.",
-        )
-        .at(path));
-    };
-    config.clusters.get(name).ok_or_else(|| {
-        let known: Vec<&str> = config.clusters.keys().map(String::as_str).collect();
-        Diagnostic::error(
-            format!("Unknown cluster {name:?}"),
-            if known.is_empty() {
-                "The provider configuration has no cluster blocks. Add one: cluster \"<name>\" { ... }.".to_string()
-            } else {
-                format!("The provider configuration has clusters {}; add a cluster block named {name:?} or use one of those.", known.join(", "))
+#[tonic::async_trait]
+impl DataSource for ClusterData {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn read(&self, ctx: Option<&Ctx<'_>>, req: ReadDataRequest) -> ReadDataResponse {
+        match read(ctx, &req.config) {
+            Ok(state) => ReadDataResponse {
+                state,
+                diagnostics: Diagnostics::new(),
             },
-        )
-        .at(path)
-    })
+            Err(diagnostics) => ReadDataResponse {
+                state: Value::Null,
+                diagnostics,
+            },
+        }
+    }
 }
 
-pub fn read(config: Option<&ProviderConfig>, req: ReadDataRequest) -> ReadDataResponse {
-    let mut diagnostics = Diagnostics::new();
-    let name = match req.config.get("name") {
-        Some(Value::String(s)) => s.clone(),
-        _ => {
-            diagnostics.error_at(
-                AttrPath::attr("name"),
+fn read(ctx: Option<&Ctx<'_>>, config: &Value) -> Result<Value, Diagnostics> {
+    let path = AttrPath::attr("name");
+    let Field::Known(name) = values::string(config, "name") else {
+        return Err(Diagnostics::from(
+            crate::tfplugin::diag::Diagnostic::error(
                 "Cluster name not known",
                 "name must be known when the data source is read.",
-            );
-            return ReadDataResponse {
-                state: Value::Null,
-                diagnostics,
-            };
-        }
+            )
+            .at(path),
+        ));
     };
-    let cluster = match lookup(config, &name, AttrPath::attr("name")) {
-        Ok(c) => c,
-        Err(d) => {
-            return ReadDataResponse {
-                state: Value::Null,
-                diagnostics: d.into(),
-            };
-        }
-    };
-    let state = match &cluster.mesh {
-        Known::Known(MeshFacts {
-            trust_domain,
-            domain_suffix,
-            istio_namespace,
-            network,
-        }) => Value::object([
-            ("name", Value::string(name)),
-            ("trust_domain", Value::string(trust_domain)),
-            ("domain_suffix", Value::string(domain_suffix)),
-            ("istio_namespace", Value::string(istio_namespace)),
-            (
-                "network",
-                network.clone().map(Value::String).unwrap_or(Value::Null),
-            ),
-        ]),
-        Known::AtApply => {
-            diagnostics.error_at(
-                AttrPath::attr("name"),
-                format!("Mesh facts of {name:?} are not known yet"),
-                "Its trust_domain, domain_suffix, istio_namespace or network depends on a value known only after apply; apply that first, or set them literally.",
-            );
-            return ReadDataResponse {
-                state: Value::Null,
-                diagnostics,
-            };
-        }
-    };
-    ReadDataResponse { state, diagnostics }
+    let ctx = ctx.ok_or_else(|| not_configured().at(path.clone()))?;
+    let mesh = ctx.mesh_facts(&name, path)?;
+    Ok(Value::object([
+        ("name", Value::string(&name)),
+        ("trust_domain", Value::string(&mesh.trust_domain)),
+        ("domain_suffix", Value::string(&mesh.domain_suffix)),
+        ("istio_namespace", Value::string(&mesh.istio_namespace)),
+        ("network", values::opt_string(&mesh.network)),
+    ]))
 }

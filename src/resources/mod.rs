@@ -1,36 +1,41 @@
-//! Terraform bindings of meshfed's resources and data sources, one file per type: the only place
-//! that joins the protocol layer, rendering and the apply engine, and turns errors into
+//! Terraform bindings of meshfed's resources and data sources: the only layer that joins the
+//! protocol layer, rendering, certificates and the apply engine, and turns their errors into
 //! diagnostics.
 //!
-//! - [`objects`] — the lifecycle every resource shares (manifests map, apply + prune, refresh);
-//! - [`values`] — reading Terraform values with attribute paths;
-//! - [`exported_service`] — `meshfed_exported_service`;
-//! - [`service_entry`] — `meshfed_service_entry`;
-//! - [`cluster`] — data source `meshfed_cluster`.
+//! Shared by every resource:
+//! - [`context`] — the checked provider configuration and the cluster lookup ([`Ctx`]);
+//! - [`resource`] — the [`Resource`] trait every resource implements, and the registry the
+//!   provider dispatches through;
+//! - [`lifecycle`] — create / update / delete decided once: destroy, write and prune, refresh;
+//! - [`objects`] — an object's key in state ([`ObjectKey`]) and how objects are shown;
+//! - [`values`] — reading Terraform values ([`Field`]: null, unknown or known);
+//! - [`export`] — the `export` object two resources share.
+//!
+//! One module per type, each laid out alike (`mod.rs`: schema, then the lifecycle hooks;
+//! `input.rs`: configuration → checked input; `state.rs`; `import.rs`; `tests.rs`):
+//! [`service_entry`] (`meshfed_service_entry`), [`exported_service`]
+//! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data source [`cluster`]
+//! (`meshfed_cluster`).
+//!
+//! Imports `tfplugin`, `mesh`, `k8s` and `cert`; never the provider layer above it. No resource
+//! imports another resource's module: what two share lives in a shared module here.
+//!
+//! [`Ctx`]: context::Ctx
+//! [`Resource`]: resource::Resource
+//! [`ObjectKey`]: objects::ObjectKey
+//! [`Field`]: values::Field
 
 pub mod cluster;
+pub mod context;
+pub mod export;
 pub mod exported_service;
+pub mod lifecycle;
 pub mod objects;
+pub mod resource;
 pub mod service_entry;
+#[cfg(test)]
+mod testing;
 pub mod trust;
-pub mod trust_input;
 pub mod values;
 
-use crate::k8s::ClusterSet;
-use crate::provider::{ClusterConfig, ProviderConfig};
-use crate::tfplugin::diag::{AttrPath, Diagnostic};
-
-/// What a resource operation works with: the checked provider configuration and the clusters.
-pub struct Ctx<'a> {
-    pub config: &'a ProviderConfig,
-    pub clusters: &'a ClusterSet,
-}
-
-/// The configured cluster `name`, or the diagnostic for an unknown one (on `path`).
-pub fn cluster_of<'a>(
-    ctx: &Ctx<'a>,
-    name: &str,
-    path: AttrPath,
-) -> Result<&'a ClusterConfig, Diagnostic> {
-    cluster::lookup(Some(ctx.config), name, path)
-}
+pub use resource::registry;

@@ -1,26 +1,97 @@
-//! The lifecycle every resource shares: a resource is a set of Kubernetes objects in one or more
-//! clusters. Its `manifests` map (key `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`, value
-//! the object as YAML with exactly the fields meshfed owns) is rendered at plan time from
-//! configuration, written by server-side apply, pruned of objects dropped from it, and refreshed
-//! by reading the live objects back and keeping only meshfed's fields — so drift in those fields,
-//! and deleted objects, show as a plan diff, while others' fields never do.
+//! A resource's objects as Terraform state holds them. Every resource is a set of Kubernetes
+//! objects in one or more clusters; its `manifests` map is keyed by [`ObjectKey`] (written
+//! `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`, the one encoding of an object's identity in
+//! state) and holds each object as YAML with exactly the fields meshfed owns.
 //!
 //! Secret data never appears in a manifest: it is shown as `sha256:<hex>` of the value.
-//! Guarantee: after a failed apply, the returned map lists exactly the objects that are in place
-//! (applied, or old ones not yet pruned), so Terraform keeps a state that a second apply finishes.
+//! Pure: no API calls here (see [`super::lifecycle`]).
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use serde_json::Value as Json;
 
-use crate::k8s::ClusterSet;
+use crate::cert::encoding::{base64_decode, sha256_display};
 use crate::k8s::error::K8sError;
 use crate::k8s::object::ObjectRef;
-use crate::k8s::project::project;
 use crate::mesh::{Manifest, to_yaml};
-use crate::tfplugin::diag::{Diagnostic, Diagnostics};
-use crate::tfplugin::provider::{ReadRequest, ReadResponse};
+use crate::tfplugin::diag::{Diagnostic, cause_chain};
 use crate::tfplugin::value::Value;
+
+/// Where one object of a resource lives: its cluster and its identity there.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub cluster: String,
+    pub object: ObjectRef,
+}
+
+impl ObjectKey {
+    pub fn new(cluster: &str, object: ObjectRef) -> ObjectKey {
+        ObjectKey {
+            cluster: cluster.to_string(),
+            object,
+        }
+    }
+
+    /// The key of a rendered object in `cluster`.
+    pub fn of(cluster: &str, m: &Manifest) -> ObjectKey {
+        let object = ObjectRef::namespaced(&m.api_version, &m.kind, &m.namespace, &m.name);
+        ObjectKey::new(cluster, object)
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    /// `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`; the namespace is empty for a
+    /// cluster-scoped object.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.object;
+        let ns = o.namespace.as_deref().unwrap_or("");
+        write!(
+            f,
+            "{}/{}/{}/{ns}/{}",
+            self.cluster, o.api_version, o.kind, o.name
+        )
+    }
+}
+
+/// A `manifests` key that is not `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not <cluster>/<apiVersion>/<kind>/<namespace>/<name>")]
+pub struct InvalidKey(pub String);
+
+impl FromStr for ObjectKey {
+    type Err = InvalidKey;
+
+    /// Reads what [`Display`](fmt::Display) writes. The API version has a group
+    /// (`networking.istio.io/v1`) or not (`v1`), so a key has six parts or five.
+    fn from_str(key: &str) -> Result<ObjectKey, InvalidKey> {
+        let parts: Vec<&str> = key.split('/').collect();
+        let (cluster, api_version, rest) = match parts.as_slice() {
+            [c, group, version, rest @ ..] if rest.len() == 3 => {
+                (*c, format!("{group}/{version}"), rest)
+            }
+            [c, version, rest @ ..] if rest.len() == 3 => (*c, version.to_string(), rest),
+            _ => return Err(InvalidKey(key.to_string())),
+        };
+        let [kind, namespace, name] = rest else {
+            return Err(InvalidKey(key.to_string()));
+        };
+        if [cluster, api_version.as_str(), kind, name].contains(&"") {
+            return Err(InvalidKey(key.to_string()));
+        }
+        let object = ObjectRef {
+            api_version,
+            kind: kind.to_string(),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+            name: name.to_string(),
+        };
+        Ok(ObjectKey::new(cluster, object))
+    }
+}
+
+/// The objects of a resource as state holds them: key → YAML of the fields meshfed owns.
+pub type Manifests = BTreeMap<ObjectKey, String>;
 
 /// One object a resource wants in one cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,37 +101,22 @@ pub struct Desired {
 }
 
 impl Desired {
-    pub fn key(&self) -> String {
-        self.manifest.key(&self.cluster)
+    /// Each of `manifests` in `cluster`.
+    pub fn all_in(cluster: &str, manifests: Vec<Manifest>) -> Vec<Desired> {
+        manifests
+            .into_iter()
+            .map(|manifest| Desired {
+                cluster: cluster.to_string(),
+                manifest,
+            })
+            .collect()
     }
-    pub fn object_ref(&self) -> ObjectRef {
-        ObjectRef::namespaced(
-            &self.manifest.api_version,
-            &self.manifest.kind,
-            &self.manifest.namespace,
-            &self.manifest.name,
-        )
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::of(&self.cluster, &self.manifest)
     }
     /// The YAML shown in plans and kept in state.
     pub fn display(&self) -> String {
         display_yaml(&self.manifest.object)
-    }
-}
-
-/// Splits a manifests key into cluster and object.
-pub fn parse_key(key: &str) -> Option<(String, ObjectRef)> {
-    // <cluster>/<group>/<version>/<kind>/<ns>/<name> or <cluster>/<version>/<kind>/<ns>/<name>
-    let parts: Vec<&str> = key.split('/').collect();
-    match parts.as_slice() {
-        [cluster, group, version, kind, ns, name] => Some((
-            cluster.to_string(),
-            ObjectRef::namespaced(&format!("{group}/{version}"), kind, ns, name),
-        )),
-        [cluster, version, kind, ns, name] => Some((
-            cluster.to_string(),
-            ObjectRef::namespaced(version, kind, ns, name),
-        )),
-        _ => None,
     }
 }
 
@@ -78,186 +134,49 @@ fn redact(object: &Json) -> Json {
         if let Some(Json::Object(m)) = o.get_mut(field) {
             for v in m.values_mut() {
                 let raw = v.as_str().unwrap_or_default();
-                let bytes = if field == "data" {
-                    decode_b64(raw)
-                } else {
-                    raw.as_bytes().to_vec()
+                let bytes = match field {
+                    "data" => base64_decode(raw).unwrap_or_else(|| raw.as_bytes().to_vec()),
+                    _ => raw.as_bytes().to_vec(),
                 };
-                *v = Json::String(fingerprint(&bytes));
+                *v = Json::String(sha256_display(&bytes));
             }
         }
     }
     o
 }
 
-fn decode_b64(s: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .unwrap_or_else(|_| s.as_bytes().to_vec())
-}
-
-/// `sha256:<lower-case hex>` of bytes.
-pub fn fingerprint(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(bytes);
-    format!(
-        "sha256:{}",
-        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+/// The display map of desired objects.
+pub fn desired_map(desired: &[Desired]) -> Manifests {
+    desired.iter().map(|d| (d.key(), d.display())).collect()
 }
 
 /// The `manifests` value for a set of objects.
-pub fn manifests_value(m: &BTreeMap<String, String>) -> Value {
+pub fn manifests_value(m: &Manifests) -> Value {
     Value::Map(
         m.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
             .collect(),
     )
 }
 
-/// Reads a `manifests` value from state.
-pub fn manifests_of(state: &Value) -> BTreeMap<String, String> {
+/// Reads a `manifests` value from state. A key that is no object key names nothing meshfed can
+/// reach, and is left out.
+pub fn manifests_of(state: &Value) -> Manifests {
+    let Some(entries) = state.get("manifests").and_then(Value::entries) else {
+        return Manifests::new();
+    };
+    entries
+        .iter()
+        .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string())))
+        .collect()
+}
+
+/// `state` with its `manifests` replaced by `m`.
+pub fn with_manifests(mut state: Value, m: &Manifests) -> Value {
+    if let Value::Object(attrs) = &mut state {
+        attrs.insert("manifests".into(), manifests_value(m));
+    }
     state
-        .get("manifests")
-        .and_then(Value::entries)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The display map of desired objects.
-pub fn desired_map(desired: &[Desired]) -> BTreeMap<String, String> {
-    desired.iter().map(|d| (d.key(), d.display())).collect()
-}
-
-/// Applies every desired object in order, then deletes the prior objects no longer desired.
-/// Returns the objects now in place and the errors met; stops applying at the first error so
-/// that dependants are not written before what they depend on.
-pub async fn converge(
-    clusters: &ClusterSet,
-    desired: &[Desired],
-    prior: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, Diagnostics) {
-    let mut in_place: BTreeMap<String, String> = prior.clone();
-    let mut diags = Diagnostics::new();
-    for d in desired {
-        match clusters.apply(&d.cluster, &d.manifest.object).await {
-            Ok(_) => {
-                in_place.insert(d.key(), d.display());
-            }
-            Err(e) => {
-                diags.push(error_diag("Cannot apply object", &e));
-                return (in_place, diags);
-            }
-        }
-    }
-    let wanted: std::collections::BTreeSet<String> = desired.iter().map(Desired::key).collect();
-    let stale: Vec<String> = prior
-        .keys()
-        .filter(|k| !wanted.contains(*k))
-        .cloned()
-        .collect();
-    let (removed, d) = delete_keys(clusters, &stale).await;
-    for k in removed {
-        in_place.remove(&k);
-    }
-    diags.extend(d);
-    (in_place, diags)
-}
-
-/// Like [`converge`], but a failure in one cluster does not stop the others: objects after a
-/// failed one in the same cluster are skipped, other clusters still get theirs. Stale objects are
-/// pruned only in clusters where every apply succeeded.
-pub async fn converge_per_cluster(
-    clusters: &ClusterSet,
-    desired: &[Desired],
-    prior: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, Diagnostics) {
-    let mut in_place: BTreeMap<String, String> = prior.clone();
-    let mut diags = Diagnostics::new();
-    let mut failed: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for d in desired {
-        if failed.contains(&d.cluster) {
-            continue;
-        }
-        match clusters.apply(&d.cluster, &d.manifest.object).await {
-            Ok(_) => {
-                in_place.insert(d.key(), d.display());
-            }
-            Err(e) => {
-                diags.push(error_diag("Cannot apply object", &e));
-                failed.insert(d.cluster.clone());
-            }
-        }
-    }
-    let wanted: std::collections::BTreeSet<String> = desired.iter().map(Desired::key).collect();
-    let stale: Vec<String> = prior
-        .keys()
-        .filter(|k| !wanted.contains(*k))
-        .filter(|k| parse_key(k).is_none_or(|(c, _)| !failed.contains(&c)))
-        .cloned()
-        .collect();
-    let (removed, d) = delete_keys(clusters, &stale).await;
-    for k in removed {
-        in_place.remove(&k);
-    }
-    diags.extend(d);
-    (in_place, diags)
-}
-
-/// Deletes the objects behind `keys`, continuing past failures. Returns the keys now gone.
-pub async fn delete_keys(clusters: &ClusterSet, keys: &[String]) -> (Vec<String>, Diagnostics) {
-    let mut gone = Vec::new();
-    let mut diags = Diagnostics::new();
-    for key in keys {
-        let Some((cluster, obj)) = parse_key(key) else {
-            gone.push(key.clone());
-            continue;
-        };
-        match clusters.delete(&cluster, &obj).await {
-            Ok(()) => gone.push(key.clone()),
-            Err(e) => diags.push(error_diag("Cannot delete object", &e)),
-        }
-    }
-    (gone, diags)
-}
-
-/// Reads back every object of `prior` and keeps only meshfed's fields: the refreshed map.
-/// Objects gone from the cluster are left out. `desired` (rendered from the state's own inputs)
-/// gives the shape of each object meshfed owns; an object not in it keeps its prior shape.
-pub async fn refresh(
-    clusters: &ClusterSet,
-    desired: &[Desired],
-    prior: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, Diagnostics> {
-    let by_key: BTreeMap<String, &Desired> = desired.iter().map(|d| (d.key(), d)).collect();
-    let mut out = BTreeMap::new();
-    for (key, prior_yaml) in prior {
-        let Some((cluster, obj)) = parse_key(key) else {
-            continue;
-        };
-        let live = clusters
-            .get(&cluster, &obj)
-            .await
-            .map_err(|e| Diagnostics::from(error_diag("Cannot read object", &e)))?;
-        let Some(live) = live else {
-            tracing::info!(object = %key, "object is gone from the cluster");
-            continue;
-        };
-        let shape = match by_key.get(key) {
-            Some(d) => d.manifest.object.clone(),
-            None => serde_saphyr::from_str::<Json>(prior_yaml).unwrap_or(Json::Null),
-        };
-        out.insert(
-            key.clone(),
-            display_yaml(&order_like(&project(&live, &shape), &shape)),
-        );
-    }
-    Ok(out)
 }
 
 /// `value` with its object keys in the order `shape` has them (keys `shape` lacks follow, sorted),
@@ -293,36 +212,10 @@ pub fn order_like(value: &Json, shape: &Json) -> Json {
     }
 }
 
-/// ReadResource for a resource whose state holds a `manifests` map: the refreshed map in the
-/// state, or no state at all when every object is gone; errors keep the state as it was.
-pub async fn refresh_state(
-    clusters: &ClusterSet,
-    desired: &[Desired],
-    req: ReadRequest,
-) -> ReadResponse {
-    let prior = manifests_of(&req.current_state);
-    match refresh(clusters, desired, &prior).await {
-        Ok(now) if now.is_empty() && !prior.is_empty() => ReadResponse {
-            new_state: Value::Null,
-            ..ReadResponse::default()
-        },
-        Ok(now) => {
-            let mut state = req.current_state;
-            if let Value::Object(m) = &mut state {
-                m.insert("manifests".into(), manifests_value(&now));
-            }
-            ReadResponse {
-                new_state: state,
-                private: req.private,
-                ..ReadResponse::default()
-            }
-        }
-        Err(diagnostics) => ReadResponse {
-            new_state: req.current_state,
-            private: req.private,
-            diagnostics,
-        },
-    }
+/// A live object as state shows it: only the fields `shape` has (those meshfed owns), in the
+/// order `shape` has them, Secret values as digests.
+pub fn live_display(live: &Json, shape: &Json) -> String {
+    display_yaml(&order_like(&crate::k8s::project(live, shape), shape))
 }
 
 /// One diagnostic for an engine error: the summary given, the error (which names the cluster
@@ -339,7 +232,7 @@ pub fn error_diag(summary: &str, e: &K8sError) -> Diagnostic {
             format!("Istio is not installed in {cluster}"),
             format!(
                 "The API server of {cluster} does not serve {api_version} {kind}: Istio's CRDs are missing. Install Istio (1.22 or later) in that cluster, then apply again.\n\n{}",
-                crate::tfplugin::diag::cause_chain(e)
+                cause_chain(e)
             ),
         );
     }
@@ -352,28 +245,80 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn keys_round_trip_for_grouped_and_core_kinds() {
-        let (c, o) =
-            parse_key("cluster-a.local/networking.istio.io/v1/ServiceEntry/abc/bar").expect("key");
-        assert_eq!(c, "cluster-a.local");
+    fn keys_round_trip_for_grouped_core_and_cluster_scoped_objects() {
+        for object in [
+            ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar"),
+            ObjectRef::namespaced("v1", "ConfigMap", "istio-system", "meshfed-mesh-config"),
+            ObjectRef::cluster_scoped("v1", "Namespace", "abc"),
+        ] {
+            let key = ObjectKey::new("cluster-a.local", object);
+            assert_eq!(key.to_string().parse(), Ok(key.clone()), "{key}");
+        }
+        let se = ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar");
         assert_eq!(
-            o,
-            ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar")
+            ObjectKey::new("cluster-a.local", se).to_string(),
+            "cluster-a.local/networking.istio.io/v1/ServiceEntry/abc/bar"
         );
-        let (_, o) = parse_key("cluster-a.local/v1/ConfigMap/istio-system/x").expect("core key");
-        assert_eq!(o.api_version, "v1");
-        assert!(parse_key("nonsense").is_none());
+        let cm: ObjectKey = "cluster-a.local/v1/ConfigMap/istio-system/x"
+            .parse()
+            .expect("core key");
+        assert_eq!(cm.object.api_version, "v1");
+        assert_eq!(cm.object.namespace.as_deref(), Some("istio-system"));
+    }
+
+    #[test]
+    fn keys_of_another_shape_are_refused() {
+        for bad in [
+            "nonsense",
+            "cluster-a.local/ConfigMap/abc/x",
+            "cluster-a.local/v1/ConfigMap/abc/",
+            "/v1/ConfigMap/abc/x",
+            "c/a/b/c/d/e/f",
+        ] {
+            assert!(bad.parse::<ObjectKey>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_key_of_a_rendered_object_names_its_cluster_and_identity() {
+        let m = Manifest::new(
+            "v1",
+            "ConfigMap",
+            json!({"name": "x", "namespace": "istio-system"}),
+            "data",
+            json!({}),
+        );
+        assert_eq!(
+            ObjectKey::of("cluster-b.local", &m).to_string(),
+            "cluster-b.local/v1/ConfigMap/istio-system/x"
+        );
+    }
+
+    #[test]
+    fn state_keys_that_name_no_object_are_left_out() {
+        let state = Value::object([(
+            "manifests",
+            Value::Map(BTreeMap::from([
+                ("c/v1/ConfigMap/ns/x".to_string(), Value::string("a: 1\n")),
+                ("nonsense".to_string(), Value::string("b: 2\n")),
+            ])),
+        )]);
+        let m = manifests_of(&state);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            Some(&manifests_value(&m)),
+            with_manifests(state, &m).get("manifests")
+        );
     }
 
     #[test]
     fn secret_data_is_shown_only_as_fingerprints() {
-        use base64::Engine;
         let key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n";
-        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        let b64 = crate::cert::encoding::base64_encode(key.as_bytes());
         let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cacerts"}, "data": {"ca-key.pem": b64}});
         let y = display_yaml(&secret);
         assert!(!y.contains("PRIVATE KEY") && !y.contains(&b64), "{y}");
-        assert!(y.contains(&fingerprint(key.as_bytes())), "{y}");
+        assert!(y.contains(&sha256_display(key.as_bytes())), "{y}");
     }
 
     #[test]

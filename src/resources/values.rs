@@ -1,22 +1,36 @@
-//! Reading Terraform values in resource code: the first stage of the two-stage parse. Each getter
-//! says whether an attribute is absent, not yet known, or known, and type problems become
-//! diagnostics on the attribute's path.
+//! Reading Terraform values: the first stage of every two-stage parse (raw value, then checked
+//! input). [`Field`] is the one "maybe not known yet" type of the crate: an attribute, or a
+//! setting derived from attributes, is absent, not known until apply, or known. The getters here
+//! read one attribute of an object value as a `Field`; type problems in known values read as
+//! unknown (Terraform has checked the types against the schema already).
+//!
+//! Builders at the bottom turn plain Rust values back into Terraform values.
+//! Imports only the protocol layer's value and diagnostic types.
 
 use std::collections::BTreeMap;
 
 use crate::tfplugin::diag::{AttrPath, Diagnostics};
 use crate::tfplugin::value::Value;
 
-/// An attribute as configured.
-#[derive(Clone, Debug, PartialEq)]
+/// A value as configured: absent (null), not known until apply, or known.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Field<T> {
     Null,
+    /// Depends on something made in the same run: known only at apply.
     Unknown,
     Known(T),
 }
 
 impl<T> Field<T> {
+    /// The value, when known.
     pub fn known(self) -> Option<T> {
+        match self {
+            Field::Known(t) => Some(t),
+            _ => None,
+        }
+    }
+    /// A reference to the value, when known.
+    pub fn as_known(&self) -> Option<&T> {
         match self {
             Field::Known(t) => Some(t),
             _ => None,
@@ -28,11 +42,31 @@ impl<T> Field<T> {
     pub fn is_unknown(&self) -> bool {
         matches!(self, Field::Unknown)
     }
+    /// Set: known or unknown, not null.
+    pub fn is_set(&self) -> bool {
+        !self.is_null()
+    }
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Field<U> {
         match self {
             Field::Null => Field::Null,
             Field::Unknown => Field::Unknown,
             Field::Known(t) => Field::Known(f(t)),
+        }
+    }
+    /// The value with a default for null: `None` only when unknown.
+    pub fn or_default_with(self, default: impl FnOnce() -> T) -> Option<T> {
+        match self {
+            Field::Known(t) => Some(t),
+            Field::Null => Some(default()),
+            Field::Unknown => None,
+        }
+    }
+    /// An optional value without default: `Some(None)` when null, `None` when unknown.
+    pub fn optional(self) -> Option<Option<T>> {
+        match self {
+            Field::Known(t) => Some(Some(t)),
+            Field::Null => Some(None),
+            Field::Unknown => None,
         }
     }
 }
@@ -45,38 +79,48 @@ fn classify(v: Option<&Value>) -> Field<&Value> {
     }
 }
 
-/// A string attribute.
-pub fn string(obj: &Value, name: &str) -> Field<String> {
-    match classify(obj.get(name)) {
-        Field::Known(v) => v
-            .as_str()
-            .map(|s| Field::Known(s.to_string()))
-            .unwrap_or(Field::Unknown),
-        Field::Null => Field::Null,
-        Field::Unknown => Field::Unknown,
-    }
-}
-
 /// A whole (possibly nested) attribute, known all the way down.
 pub fn whole<'a>(obj: &'a Value, name: &str) -> Field<&'a Value> {
     classify(obj.get(name))
 }
 
-/// A list of strings.
-pub fn strings(obj: &Value, name: &str) -> Field<Vec<String>> {
-    match classify(obj.get(name)) {
-        Field::Known(v) => match v.elements() {
-            Some(items) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .map(Field::Known)
-                .unwrap_or(Field::Unknown),
-            None => Field::Unknown,
-        },
+/// Reads a known attribute with `read`; a known value `read` cannot take counts as unknown.
+fn read_with<T>(obj: &Value, name: &str, read: impl FnOnce(&Value) -> Option<T>) -> Field<T> {
+    match whole(obj, name) {
+        Field::Known(v) => read(v).map_or(Field::Unknown, Field::Known),
         Field::Null => Field::Null,
         Field::Unknown => Field::Unknown,
     }
+}
+
+/// A string attribute.
+pub fn string(obj: &Value, name: &str) -> Field<String> {
+    read_with(obj, name, |v| v.as_str().map(str::to_string))
+}
+
+/// A bool attribute.
+pub fn boolean(obj: &Value, name: &str) -> Field<bool> {
+    read_with(obj, name, Value::as_bool)
+}
+
+/// A list of strings.
+pub fn strings(obj: &Value, name: &str) -> Field<Vec<String>> {
+    read_with(obj, name, |v| {
+        v.elements()?
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// A map of strings.
+pub fn string_map(obj: &Value, name: &str) -> Field<BTreeMap<String, String>> {
+    read_with(obj, name, |v| {
+        v.entries()?
+            .iter()
+            .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect()
+    })
 }
 
 /// An integer attribute that must fit `lo..=hi`; out of range is an error on `path`.
@@ -113,7 +157,7 @@ pub fn string_list(items: &[String]) -> Value {
 }
 
 /// A map value from strings.
-pub fn string_map(m: &BTreeMap<String, String>) -> Value {
+pub fn string_map_value(m: &BTreeMap<String, String>) -> Value {
     Value::Map(
         m.iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
@@ -124,4 +168,36 @@ pub fn string_map(m: &BTreeMap<String, String>) -> Value {
 /// An optional string as a value.
 pub fn opt_string(s: &Option<String>) -> Value {
     s.clone().map(Value::String).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_read_as_null_unknown_or_known() {
+        let obj = Value::object([
+            ("a", Value::string("x")),
+            ("b", Value::unknown()),
+            ("c", Value::Null),
+            ("d", Value::List(vec![Value::string("1"), Value::unknown()])),
+            ("e", Value::Bool(true)),
+        ]);
+        assert_eq!(string(&obj, "a"), Field::Known("x".to_string()));
+        assert_eq!(string(&obj, "b"), Field::Unknown);
+        assert_eq!(string(&obj, "c"), Field::Null);
+        assert_eq!(string(&obj, "missing"), Field::Null);
+        assert_eq!(strings(&obj, "d"), Field::Unknown);
+        assert_eq!(boolean(&obj, "e"), Field::Known(true));
+        assert_eq!(boolean(&obj, "a"), Field::Unknown);
+    }
+
+    #[test]
+    fn defaults_fill_null_but_never_unknown() {
+        assert_eq!(Field::Null.or_default_with(|| 1), Some(1));
+        assert_eq!(Field::Known(2).or_default_with(|| 1), Some(2));
+        assert_eq!(Field::<i32>::Unknown.or_default_with(|| 1), None);
+        assert_eq!(Field::<i32>::Null.optional(), Some(None));
+        assert_eq!(Field::<i32>::Unknown.optional(), None);
+    }
 }

@@ -7,7 +7,8 @@ use crate::k8s::object::ObjectRef;
 use crate::mesh::exported_service::{
     ExportSpec, Gateway, GatewayEndpoint, load_balancer_addresses,
 };
-use crate::resources::{Ctx, objects};
+use crate::resources::context::Ctx;
+use crate::resources::objects::error_diag;
 use crate::tfplugin::diag::Diagnostic;
 
 /// Why the gateway's addresses could not be read.
@@ -51,9 +52,11 @@ pub(super) async fn from_service(
     gw: &Gateway,
 ) -> Result<Vec<GatewayEndpoint>, Unavailable> {
     let svc = ObjectRef::namespaced("v1", "Service", &gw.namespace, &gw.service);
-    let live = ctx.clusters.get(cluster, &svc).await.map_err(|e| {
-        Unavailable::Failed(objects::error_diag("Cannot read the gateway Service", &e))
-    })?;
+    let live = ctx
+        .clusters
+        .get(cluster, &svc)
+        .await
+        .map_err(|e| Unavailable::Failed(error_diag("Cannot read the gateway Service", &e)))?;
     let what = format!("Service {}/{} in {cluster}", gw.namespace, gw.service);
     let remedy =
         "Or set gateway.addresses to the addresses where other clusters reach the gateway.";

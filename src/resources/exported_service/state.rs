@@ -2,21 +2,18 @@
 //! cluster's mesh facts and the gateway endpoints; or, while something is known only at apply,
 //! what is known with the rest unknown.
 //!
-//! `export` has exactly the type `meshfed_service_entry` accepts ([`export_type`]) and exactly
+//! `export` has exactly the type `meshfed_service_entry` accepts ([`Export`]) and exactly
 //! the value that resource derives when it imports the objects it made from it: protocols in
 //! Istio's spelling, `trust_domain` that of the first SPIFFE identity, `network` that of the
 //! endpoints (null when the cluster has none). So passing `export` on, and importing either
 //! resource, plans empty.
-//!
-//! [`export_type`]: crate::resources::service_entry::export_type
 
-use std::collections::BTreeMap;
-
-use super::config::Parsed;
+use super::input::ExportInput;
 use crate::mesh::MeshFacts;
 use crate::mesh::exported_service::{self as es, ExportSpec, GatewayEndpoint};
 use crate::mesh::service_entry::Port;
-use crate::resources::objects;
+use crate::resources::export::{Export, endpoints_value};
+use crate::resources::objects::{Manifests, manifests_value};
 use crate::resources::values;
 use crate::tfplugin::value::Value;
 
@@ -29,7 +26,7 @@ pub(super) struct StateInputs<'a> {
     pub ports: Value,
     /// `None`: not known until apply.
     pub endpoints: Option<&'a [GatewayEndpoint]>,
-    pub manifests: &'a BTreeMap<String, String>,
+    pub manifests: &'a Manifests,
 }
 
 /// `<cluster>/<namespace>/<service>`: the resource's ID and import ID.
@@ -73,7 +70,7 @@ pub(super) fn state_of(s: &StateInputs<'_>) -> Value {
         ),
         (
             "workload_selector",
-            values::string_map(&spec.workload_selector),
+            values::string_map_value(&spec.workload_selector),
         ),
         ("host", Value::string(host)),
         ("subject_alt_names", values::string_list(&sans)),
@@ -81,13 +78,13 @@ pub(super) fn state_of(s: &StateInputs<'_>) -> Value {
         ("trust_domain", Value::string(&s.facts.trust_domain)),
         ("network", values::opt_string(&s.facts.network)),
         ("export", export),
-        ("manifests", objects::manifests_value(s.manifests)),
+        ("manifests", manifests_value(s.manifests)),
     ])
 }
 
 fn gateway_value(g: &es::Gateway) -> Value {
     Value::object([
-        ("selector", values::string_map(&g.selector)),
+        ("selector", values::string_map_value(&g.selector)),
         ("namespace", Value::string(&g.namespace)),
         ("port", Value::int(i64::from(g.port))),
         ("service", Value::string(&g.service)),
@@ -100,35 +97,6 @@ fn gateway_value(g: &es::Gateway) -> Value {
     ])
 }
 
-/// The ports in Istio's spelling, as `export` and an import show them.
-pub(super) fn ports_value(ports: &[Port]) -> Value {
-    Value::List(
-        ports
-            .iter()
-            .map(|p| {
-                Value::object([
-                    ("name", Value::string(&p.name)),
-                    ("number", Value::int(i64::from(p.number))),
-                    ("protocol", Value::string(p.protocol.as_str())),
-                ])
-            })
-            .collect(),
-    )
-}
-
-fn endpoints_value(eps: &[GatewayEndpoint]) -> Value {
-    Value::List(
-        eps.iter()
-            .map(|e| {
-                Value::object([
-                    ("address", Value::string(&e.address)),
-                    ("port", Value::int(i64::from(e.port))),
-                ])
-            })
-            .collect(),
-    )
-}
-
 fn export_value(
     host: &str,
     ports: &[Port],
@@ -136,14 +104,15 @@ fn export_value(
     sans: &[String],
     facts: &MeshFacts,
 ) -> Value {
-    Value::object([
-        ("host", Value::string(host)),
-        ("ports", ports_value(ports)),
-        ("gateway_endpoints", endpoints_value(eps)),
-        ("subject_alt_names", values::string_list(sans)),
-        ("trust_domain", Value::string(&facts.trust_domain)),
-        ("network", values::opt_string(&facts.network)),
-    ])
+    let export = Export {
+        host: host.to_string(),
+        ports: ports.to_vec(),
+        gateway_endpoints: eps.to_vec(),
+        subject_alt_names: sans.to_vec(),
+        trust_domain: Some(facts.trust_domain.clone()),
+        network: facts.network.clone(),
+    };
+    export.to_value()
 }
 
 /// The gateway endpoints a state holds, when known.
@@ -165,7 +134,7 @@ pub(super) fn endpoints_of(state: &Value) -> Option<Vec<GatewayEndpoint>> {
 
 /// A planned state while some input or mesh fact is known only at apply: what the configuration
 /// says, and the cluster's facts when known; everything derived unknown.
-pub(super) fn unknown_state(config: &Value, p: &Parsed) -> Value {
+pub(super) fn unknown_state(config: &Value, p: &ExportInput) -> Value {
     let given = |name: &str| config.get(name).cloned().unwrap_or(Value::Null);
     let or_unknown = |name: &str| match config.get(name) {
         Some(Value::Null) | None => Value::unknown(),

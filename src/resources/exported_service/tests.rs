@@ -3,30 +3,14 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::k8s::ClusterSet;
 use crate::mesh::MeshFacts;
-use crate::provider::{ClusterConfig, Known, ProviderConfig};
-use crate::tfplugin::provider::ClientCapabilities;
+use crate::resources::export::export_type;
+use crate::resources::testing;
+use crate::resources::values::Field;
+use crate::tfplugin::provider::PlanResponse;
 
-fn provider(mesh: Known<MeshFacts>) -> ProviderConfig {
-    let b = ClusterConfig {
-        name: "cluster-b.local".into(),
-        connection: Known::AtApply,
-        mesh,
-    };
-    ProviderConfig {
-        field_manager: "meshfed".into(),
-        clusters: BTreeMap::from([("cluster-b.local".to_string(), b)]),
-    }
-}
-
-fn facts() -> Known<MeshFacts> {
-    Known::Known(MeshFacts {
-        trust_domain: "cluster-b.local".into(),
-        domain_suffix: "cluster-b.local".into(),
-        istio_namespace: "istio-system".into(),
-        network: Some("net-b".into()),
-    })
+fn facts() -> Field<MeshFacts> {
+    Field::Known(testing::facts("cluster-b.local"))
 }
 
 fn config(extra: &[(&str, Value)]) -> Value {
@@ -63,25 +47,9 @@ fn gateway(port: Value, addresses: Value) -> Value {
     ])
 }
 
-fn plan_with(mesh: Known<MeshFacts>, config: Value) -> PlanResponse {
-    let provider = provider(mesh);
-    let clusters = ClusterSet::new("meshfed", BTreeMap::new());
-    let ctx = Ctx {
-        config: &provider,
-        clusters: &clusters,
-    };
-    let req = PlanRequest {
-        type_name: TYPE_NAME.into(),
-        prior_state: Value::Null,
-        proposed_new_state: config.clone(),
-        config,
-        prior_private: vec![],
-        capabilities: ClientCapabilities::default(),
-    };
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime")
-        .block_on(plan(&ctx, req))
+fn plan_with(mesh: Field<MeshFacts>, config: Value) -> PlanResponse {
+    let provider = testing::provider(&[("cluster-b.local", mesh)]);
+    testing::plan_create(&ExportedService, &provider, config)
 }
 
 fn attr<'a>(state: &'a Value, name: &str) -> &'a Value {
@@ -114,7 +82,7 @@ fn configured_addresses_make_the_export_known_at_plan_in_the_service_entry_type(
     );
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     let export = attr(&r.planned_state, "export");
-    let want_names: Vec<String> = match crate::resources::service_entry::export_type() {
+    let want_names: Vec<String> = match export_type() {
         Type::Object(attrs) => attrs.keys().cloned().collect(),
         other => panic!("export type {other:?}"),
     };
@@ -180,7 +148,7 @@ fn an_input_known_only_at_apply_leaves_what_derives_from_it_unknown() {
 
 #[test]
 fn mesh_facts_known_only_at_apply_leave_the_host_unknown() {
-    let r = plan_with(Known::AtApply, config(&[]));
+    let r = plan_with(Field::Unknown, config(&[]));
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     let s = &r.planned_state;
     assert!(attr(s, "host").is_unknown() && attr(s, "manifests").is_unknown());

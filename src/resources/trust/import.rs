@@ -1,155 +1,187 @@
-//! Import of `meshfed_trust` by its member clusters: reads each member's `cacerts` Secret (a CA
-//! meshfed can keep using, remembered without its key) or adopts the cluster's own root, then
-//! reads back the objects a plan of that configuration would own.
+//! Import of `meshfed_trust` by its member clusters (`cluster-a.local,cluster-b.local`): reads
+//! each member's `cacerts` Secret (a CA meshfed can keep using, remembered without its key) or
+//! adopts the cluster's own root where there is none, then reads back the objects a plan of that
+//! configuration would own.
 
 use std::collections::BTreeMap;
 
-use super::*;
+use super::ca::{Planned, decode_text, plan_cas, read_cluster_root};
+use super::input::{self, CaInput, TrustInput};
+use super::schema;
+use super::state::{self, Private, Remembered, cacerts_key, planned_manifests, roots_value};
+use crate::cert::encoding::{certificate_count, first_pem, pem_text, sha256_display};
+use crate::cert::{self, KeyAlgorithm};
+use crate::mesh::Manifest;
+use crate::mesh::trust::{self as tr, BundleMode};
+use crate::resources::context::Ctx;
+use crate::resources::lifecycle::refresh;
+use crate::resources::objects::{Manifests, error_diag, manifests_value};
+use crate::resources::resource::Outcome;
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::value::{Type, Value};
 
-pub async fn import(ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
-    let err = |d: Diagnostic| ImportResponse {
-        diagnostics: d.into(),
-        ..ImportResponse::default()
-    };
-    let clusters: Vec<&str> = req
-        .id
+/// The state and private data of the trust among the clusters `id` lists.
+pub(super) async fn import(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics> {
+    let clusters: Vec<&str> = id
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
     if clusters.is_empty() {
-        return err(Diagnostic::error(
+        return Err(Diagnostic::error(
             "Invalid import ID",
             "Expected the member cluster names, comma-separated, e.g. cluster-a.local,cluster-b.local.",
-        ));
+        )
+        .into());
     }
-    let mut private = Private::default();
-    let mut members = Vec::new();
-    let mut bundle = BundleMode::MeshConfig;
+    let mut found = Found::default();
     for c in &clusters {
-        let cfg =
-            match crate::resources::cluster_of(ctx, c, crate::tfplugin::diag::AttrPath::root()) {
-                Ok(cfg) => cfg,
-                Err(d) => return err(d),
-            };
-        let Some(mesh) = cfg.mesh.known() else {
-            return err(Diagnostic::error(
-                "Mesh facts unknown",
-                format!("The mesh facts of {c} are not known."),
-            ));
-        };
-        let secret =
-            ObjectRef::namespaced("v1", "Secret", &mesh.istio_namespace, tr::CACERTS_SECRET);
-        let live = match ctx.clusters.get(c, &secret).await {
-            Ok(l) => l,
-            Err(e) => return err(objects::error_diag("Cannot read the cacerts Secret", &e)),
-        };
-        // A `ca` block only where the configuration needs one: adoption, or a generated CA whose
-        // key algorithm is not the default.
-        let member_block = |source: Option<&str>, algorithm: Option<&str>| {
-            let ca = match (source, algorithm) {
-                (None, None) => Value::List(vec![]),
-                (s, a) => Value::List(vec![trust_input::ca_block_value(s, a)]),
-            };
-            Value::object([("cluster", Value::string(*c)), ("ca", ca)])
-        };
-        match live {
-            Some(s) => {
-                let field = |k: &str| s["data"][k].as_str().map(decode_b64).unwrap_or_default();
-                let root_bundle = field(tr::ROOT_CERT_KEY);
-                if root_bundle.matches("BEGIN CERTIFICATE").count() > 1 {
-                    bundle = BundleMode::Cacerts;
-                }
-                private.generated.insert(
-                    c.to_string(),
-                    Remembered {
-                        root_cert_pem: first_pem(&root_bundle),
-                        ca_cert_pem: field("ca-cert.pem"),
-                        cert_chain_pem: field("cert-chain.pem"),
-                        key_display: tr::secret_value_display(
-                            pem_text(&field("ca-key.pem")).as_bytes(),
-                        ),
-                        key_algorithm: cert::key_algorithm_of(&field("ca-cert.pem"))
-                            .unwrap_or_default()
-                            .as_str()
-                            .to_string(),
-                    },
-                );
-                let algorithm = cert::key_algorithm_of(&field("ca-cert.pem")).unwrap_or_default();
-                members.push(member_block(
-                    None,
-                    (algorithm != cert::KeyAlgorithm::default()).then_some(algorithm.as_str()),
-                ));
-            }
-            None => members.push(member_block(Some("cluster"), None)),
-        }
+        found.read_member(ctx, c).await?;
     }
-    let config = trust_input::config_value(Value::List(members), Value::List(vec![]), bundle);
+    let config = config_value(Value::List(found.members), found.bundle);
     let mut diags = Diagnostics::new();
-    let Some(p) = trust_input::parse(ctx, &config, &mut diags) else {
-        return ImportResponse {
-            diagnostics: diags,
-            ..ImportResponse::default()
-        };
-    };
+    let p = input::parse(ctx, &config, &mut diags).ok_or(diags)?;
+    let mut private = found.private;
     // Adopted roots are read now, so that the imported state is complete.
-    for m in &p.members {
-        if matches!(m.ca, CaInput::Cluster) {
-            match read_cluster_root(ctx, m).await {
-                Ok(root) => {
-                    private.adopted.insert(m.cluster.clone(), root);
-                }
-                Err(d) => return err(d),
-            }
-        }
+    for m in p
+        .members
+        .iter()
+        .filter(|m| matches!(m.ca, CaInput::Cluster))
+    {
+        let root = read_cluster_root(ctx, m).await?;
+        private.adopted.insert(m.cluster.clone(), root);
     }
-    // The keys and shapes a plan would give; then what the clusters hold of them.
-    let everything: BTreeMap<String, String> = BTreeMap::new();
     let cas = plan_cas(&p, &private, &secret_displays(&p, &private));
-    let planned = match planned_manifests(&p, &cas) {
-        Ok(m) => m
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect::<BTreeMap<_, _>>(),
-        Err(d) => return err(d),
-    };
-    let _ = everything;
-    let live = match objects::refresh(ctx.clusters, &[], &planned).await {
-        Ok(l) => l,
-        Err(d) => {
-            return ImportResponse {
-                diagnostics: d,
-                ..ImportResponse::default()
-            };
-        }
-    };
+    let live = live_objects(ctx, &p, &cas).await?;
     let (roots, prints) = roots_value(&p, &cas);
-    let state = state(
-        &config,
-        &p,
-        strip_unknown(roots),
-        strip_unknown(prints),
-        objects::manifests_value(&live),
-    );
-    ImportResponse {
-        imported: vec![ImportedResource {
-            type_name: TYPE_NAME.into(),
-            state,
-            private: private.to_bytes(),
-        }],
-        diagnostics: Diagnostics::new(),
+    let roots = (state::strip_unknown(roots), state::strip_unknown(prints));
+    Ok(Outcome {
+        state: state::state(&config, &p, roots, manifests_value(&live)),
+        private: private.to_bytes(),
+    })
+}
+
+/// What the members' clusters hold: the configuration that describes it, and what to remember.
+#[derive(Default)]
+struct Found {
+    members: Vec<Value>,
+    bundle: BundleMode,
+    private: Private,
+}
+
+impl Found {
+    /// Reads member `cluster`'s `cacerts` Secret: a CA to keep (with a `ca` block only where the
+    /// configuration needs one: a key algorithm that is not the default), or none, to adopt.
+    async fn read_member(&mut self, ctx: &Ctx<'_>, cluster: &str) -> Result<(), Diagnostic> {
+        let mesh = ctx.cluster(cluster, AttrPath::root())?.mesh.as_known();
+        let mesh = mesh.ok_or_else(|| {
+            Diagnostic::error(
+                "Mesh facts unknown",
+                format!("The mesh facts of {cluster} are not known."),
+            )
+        })?;
+        let secret = cacerts_key(cluster, &mesh.istio_namespace).object;
+        let live = ctx.clusters.get(cluster, &secret).await;
+        let live = live.map_err(|e| error_diag("Cannot read the cacerts Secret", &e))?;
+        let Some(s) = live else {
+            self.members
+                .push(member_block(cluster, Some("cluster"), None));
+            return Ok(());
+        };
+        let field = |k: &str| s["data"][k].as_str().map(decode_text).unwrap_or_default();
+        let root_bundle = field(tr::ROOT_CERT_KEY);
+        if certificate_count(&root_bundle) > 1 {
+            self.bundle = BundleMode::Cacerts;
+        }
+        let algorithm = cert::key_algorithm_of(&field("ca-cert.pem")).unwrap_or_default();
+        let remembered = Remembered {
+            root_cert_pem: first_pem(&root_bundle),
+            ca_cert_pem: field("ca-cert.pem"),
+            cert_chain_pem: field("cert-chain.pem"),
+            key_display: sha256_display(pem_text(&field("ca-key.pem")).as_bytes()),
+            key_algorithm: algorithm.as_str().to_string(),
+        };
+        self.private
+            .generated
+            .insert(cluster.to_string(), remembered);
+        let non_default = (algorithm != KeyAlgorithm::default()).then_some(algorithm.as_str());
+        self.members.push(member_block(cluster, None, non_default));
+        Ok(())
     }
 }
 
+/// What the clusters hold of the objects a plan of `p` would own, as state shows them.
+async fn live_objects(
+    ctx: &Ctx<'_>,
+    p: &TrustInput,
+    cas: &BTreeMap<String, Planned>,
+) -> Result<Manifests, Diagnostics> {
+    let planned = planned_manifests(p, cas)?;
+    let planned: Manifests = planned
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+    refresh(ctx.clusters, &[], &planned).await
+}
+
 /// Secret manifests as the remembered material shows them (for import's planning).
-fn secret_displays(p: &Parsed, private: &Private) -> BTreeMap<String, String> {
-    p.members
-        .iter()
-        .filter_map(|m| {
-            let r = private.generated.get(&m.cluster)?;
-            let data = serde_json::json!({"ca-cert.pem": tr::secret_value_display(pem_text(&r.ca_cert_pem).as_bytes()), "ca-key.pem": r.key_display});
-            let manifest = Manifest::new("v1", "Secret", serde_json::json!({"name": tr::CACERTS_SECRET, "namespace": m.istio_namespace}), "data", data);
-            Some((secret_key(&m.cluster, &m.istio_namespace), manifest.to_yaml()))
-        })
-        .collect()
+fn secret_displays(p: &TrustInput, private: &Private) -> Manifests {
+    let shown = |m: &input::MemberInput| {
+        let r = private.generated.get(&m.cluster)?;
+        let ca_cert = sha256_display(pem_text(&r.ca_cert_pem).as_bytes());
+        let data = serde_json::json!({"ca-cert.pem": ca_cert, "ca-key.pem": r.key_display});
+        let metadata =
+            serde_json::json!({"name": tr::CACERTS_SECRET, "namespace": m.istio_namespace});
+        let manifest = Manifest::new("v1", "Secret", metadata, "data", data);
+        Some((
+            cacerts_key(&m.cluster, &m.istio_namespace),
+            manifest.to_yaml(),
+        ))
+    };
+    p.members.iter().filter_map(shown).collect()
+}
+
+/// A `member` block for `cluster`, with a `ca` block only when `source` or `key_algorithm` is
+/// set.
+fn member_block(cluster: &str, source: Option<&str>, key_algorithm: Option<&str>) -> Value {
+    let ca = match (source, key_algorithm) {
+        (None, None) => Value::List(vec![]),
+        (s, a) => Value::List(vec![ca_block_value(s, a)]),
+    };
+    Value::object([("cluster", Value::string(cluster)), ("ca", ca)])
+}
+
+/// A `ca` block value with only `source` and `key_algorithm` set (when given).
+fn ca_block_value(source: Option<&str>, key_algorithm: Option<&str>) -> Value {
+    let Some(ca_ty) = ca_object_type() else {
+        return Value::Null;
+    };
+    let mut v = Value::null_object(&ca_ty);
+    if let Value::Object(m) = &mut v {
+        if let Some(s) = source {
+            m.insert("source".into(), Value::string(s));
+        }
+        if let Some(a) = key_algorithm {
+            m.insert("key_algorithm".into(), Value::string(a));
+        }
+    }
+    v
+}
+
+fn ca_object_type() -> Option<Type> {
+    let s = schema();
+    let member = s.block.blocks.iter().find(|b| b.type_name == "member")?;
+    let ca = member.block.blocks.iter().find(|b| b.type_name == "ca")?;
+    Some(ca.block.value_type())
+}
+
+/// A whole configuration value (every attribute present) with these members and no peers.
+fn config_value(members: Value, bundle: BundleMode) -> Value {
+    let mut v = Value::null_object(&schema().value_type());
+    if let Value::Object(m) = &mut v {
+        m.insert("member".into(), members);
+        m.insert("peer".into(), Value::List(vec![]));
+        m.insert("bundle".into(), Value::string(bundle.as_str()));
+    }
+    v
 }

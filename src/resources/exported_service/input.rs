@@ -10,14 +10,14 @@ use crate::k8s::names::{check_dns_label, check_dns_subdomain};
 use crate::mesh::MeshFacts;
 use crate::mesh::exported_service::{self as es, ExportSpec, Gateway};
 use crate::mesh::service_entry::{Port, is_ip};
-use crate::resources::service_entry::parse_ports;
+use crate::resources::context::Ctx;
+use crate::resources::export::parse_ports;
 use crate::resources::values::{self, Field};
-use crate::resources::{Ctx, cluster_of};
 use crate::tfplugin::diag::{AttrPath, Diagnostics};
 use crate::tfplugin::value::Value;
 
 /// A configuration, checked: where the objects go, and (when everything is known) what they are.
-pub(super) struct Parsed {
+pub(super) struct ExportInput {
     pub cluster: String,
     pub namespace: String,
     pub service: String,
@@ -57,7 +57,7 @@ impl GatewayInputs {
 }
 
 /// Stage one: every attribute, checked on its own.
-pub(super) struct Inputs {
+pub(super) struct Attributes {
     namespace: Field<String>,
     service: Field<String>,
     ports: Field<Vec<Port>>,
@@ -71,7 +71,7 @@ pub(super) struct Inputs {
 type Check = fn(&str) -> Result<(), String>;
 
 /// Stage one: reads and checks every attribute; problems go to `diags`.
-pub(super) fn check(config: &Value, diags: &mut Diagnostics) -> Inputs {
+pub(super) fn check(config: &Value, diags: &mut Diagnostics) -> Attributes {
     let top = |name: &str, what: &str, check: Check, diags: &mut Diagnostics| {
         checked(
             values::string(config, name),
@@ -81,7 +81,7 @@ pub(super) fn check(config: &Value, diags: &mut Diagnostics) -> Inputs {
             diags,
         )
     };
-    Inputs {
+    Attributes {
         namespace: top("namespace", "namespace", check_dns_label, diags),
         service: top("service", "service name", check_dns_label, diags),
         ports: match values::whole(config, "ports") {
@@ -214,7 +214,7 @@ fn check_selector(
 ) -> Field<BTreeMap<String, String>> {
     let path = parent.then(name);
     let what = path.to_string().replace('.', " ");
-    let field = string_map(obj, name);
+    let field = values::string_map(obj, name);
     if let Field::Known(m) = &field {
         if m.is_empty() {
             diags.error_at(path.clone(), format!("Empty {what}"), format!("{path} must hold at least one label: an empty selector would select every workload."));
@@ -230,21 +230,6 @@ fn check_selector(
         }
     }
     field
-}
-
-fn string_map(obj: &Value, name: &str) -> Field<BTreeMap<String, String>> {
-    match values::whole(obj, name) {
-        Field::Known(v) => v
-            .entries()
-            .and_then(|m| {
-                m.iter()
-                    .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect::<Option<BTreeMap<_, _>>>()
-            })
-            .map_or(Field::Unknown, Field::Known),
-        Field::Null => Field::Null,
-        Field::Unknown => Field::Unknown,
-    }
 }
 
 /// A label's name part, or its value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends.
@@ -282,7 +267,7 @@ fn check_label_value(v: &str) -> Result<(), String> {
 
 /// Stage two: the checked configuration, joined with the cluster's mesh facts. `None` when
 /// there are errors (in `diags`).
-pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<Parsed> {
+pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<ExportInput> {
     let inputs = check(config, diags);
     let must_know = |f: Field<String>, name: &str, diags: &mut Diagnostics| match f {
         Field::Known(s) => Some(s),
@@ -299,8 +284,8 @@ pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> O
     let namespace = must_know(inputs.namespace.clone(), "namespace", diags);
     let service = must_know(inputs.service.clone(), "service", diags);
     let facts = match &cluster {
-        Some(c) => match cluster_of(ctx, c, AttrPath::attr("cluster")) {
-            Ok(cfg) => cfg.mesh.known().cloned(),
+        Some(c) => match ctx.cluster(c, AttrPath::attr("cluster")) {
+            Ok(cfg) => cfg.mesh.as_known().cloned(),
             Err(d) => {
                 diags.push(d);
                 None
@@ -321,7 +306,7 @@ pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> O
     if diags.has_errors() {
         return None;
     }
-    Some(Parsed {
+    Some(ExportInput {
         cluster,
         namespace,
         service,
@@ -341,47 +326,43 @@ fn check_alias_differs(spec: &ExportSpec, diags: &mut Diagnostics) {
     }
 }
 
-/// A known value, the default for an absent one, `None` for an unknown one.
-fn or_default<T>(f: Field<T>, default: impl FnOnce() -> T) -> Option<T> {
-    match f {
-        Field::Known(t) => Some(t),
-        Field::Null => Some(default()),
-        Field::Unknown => None,
-    }
-}
-
-/// An optional attribute without default: `Some(None)` when absent, `None` when unknown.
-fn optional<T>(f: Field<T>) -> Option<Option<T>> {
-    match f {
-        Field::Known(t) => Some(Some(t)),
-        Field::Null => Some(None),
-        Field::Unknown => None,
-    }
-}
-
 /// The spec, when every input is known.
-fn build(i: &Inputs, namespace: &str, service: &str, facts: &MeshFacts) -> Option<ExportSpec> {
+fn build(i: &Attributes, namespace: &str, service: &str, facts: &MeshFacts) -> Option<ExportSpec> {
     let g = &i.gateway;
     Some(ExportSpec {
         namespace: namespace.to_string(),
         service: service.to_string(),
-        service_account: or_default(i.service_account.clone(), || service.to_string())?,
+        service_account: i
+            .service_account
+            .clone()
+            .or_default_with(|| service.to_string())?,
         ports: i.ports.clone().known()?,
         domain_suffix: facts.domain_suffix.clone(),
         gateway: Gateway {
-            selector: or_default(g.selector.clone(), es::default_gateway_selector)?,
-            namespace: or_default(g.namespace.clone(), || facts.istio_namespace.clone())?,
-            port: or_default(g.port.clone(), || es::DEFAULT_GATEWAY_PORT)?,
-            service: or_default(g.service.clone(), || {
-                es::DEFAULT_GATEWAY_SERVICE.to_string()
-            })?,
-            addresses: optional(g.addresses.clone())?,
+            selector: g
+                .selector
+                .clone()
+                .or_default_with(es::default_gateway_selector)?,
+            namespace: g
+                .namespace
+                .clone()
+                .or_default_with(|| facts.istio_namespace.clone())?,
+            port: g
+                .port
+                .clone()
+                .or_default_with(|| es::DEFAULT_GATEWAY_PORT)?,
+            service: g
+                .service
+                .clone()
+                .or_default_with(|| es::DEFAULT_GATEWAY_SERVICE.to_string())?,
+            addresses: g.addresses.clone().optional()?,
         },
-        alias: optional(i.alias.clone())?,
-        allowed_principals: optional(i.allowed_principals.clone())?,
-        workload_selector: or_default(i.workload_selector.clone(), || {
-            es::default_workload_selector(service)
-        })?,
+        alias: i.alias.clone().optional()?,
+        allowed_principals: i.allowed_principals.clone().optional()?,
+        workload_selector: i
+            .workload_selector
+            .clone()
+            .or_default_with(|| es::default_workload_selector(service))?,
     })
 }
 

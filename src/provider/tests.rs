@@ -1,4 +1,11 @@
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::k8s::config::{Auth, Connection};
+use crate::resources::values::Field;
+use crate::tfplugin::diag::Diagnostics;
+use crate::tfplugin::schema::Nesting;
+use crate::tfplugin::value::Type;
 
 fn cluster(attrs: &[(&str, Value)]) -> Value {
     let Type::Object(cluster_attrs) = provider_schema().block.blocks[0].block.value_type() else {
@@ -30,6 +37,12 @@ fn config(clusters: Vec<(&str, Value)>) -> Value {
     ])
 }
 
+/// A real PEM certificate (what a kubeconfig's CA data holds).
+fn a_certificate() -> String {
+    let req = crate::cert::CaRequest::new("cluster-a.local", crate::cert::now());
+    crate::cert::generate_ca(req).expect("a CA").root_cert_pem
+}
+
 fn error_paths(d: &Diagnostics) -> Vec<String> {
     d.iter()
         .filter(|d| d.is_error())
@@ -50,13 +63,13 @@ fn mesh_facts_default_to_the_cluster_label() {
     )]));
     assert!(d.is_empty(), "{d:?}");
     let c = &cfg.expect("config").clusters["cluster-a.local"];
-    let mesh = c.mesh.known().expect("known");
+    let mesh = c.mesh.as_known().expect("known");
     assert_eq!(mesh.trust_domain, "cluster-a.local");
     assert_eq!(mesh.domain_suffix, "cluster-a.local");
     assert_eq!(mesh.istio_namespace, "istio-system");
     assert_eq!(
         c.connection,
-        Known::Known(Connection::Kubeconfig {
+        Field::Known(Connection::Kubeconfig {
             path: None,
             context: Some("a".into())
         })
@@ -81,7 +94,7 @@ fn unknown_settings_are_settled_at_apply() {
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(
         cfg.expect("config").clusters["cluster-b.local"].connection,
-        Known::AtApply
+        Field::Unknown
     );
 }
 
@@ -93,7 +106,7 @@ fn direct_connections_carry_their_credentials() {
     ]);
     let (cfg, d) = parse_config(&config(vec![("cluster-b.local", c)]));
     assert!(d.is_empty(), "{d:?}");
-    let Known::Known(Connection::Direct(direct)) =
+    let Field::Known(Connection::Direct(direct)) =
         &cfg.expect("config").clusters["cluster-b.local"].connection
     else {
         panic!("direct")
@@ -108,10 +121,7 @@ fn bad_values_are_refused_with_their_paths() {
         (
             cluster(&[
                 ("host", Value::string("https://h")),
-                (
-                    "client_certificate",
-                    Value::string("-----BEGIN CERTIFICATE-----"),
-                ),
+                ("client_certificate", Value::string(a_certificate())),
             ]),
             "client_certificate",
         ),
@@ -119,10 +129,7 @@ fn bad_values_are_refused_with_their_paths() {
             cluster(&[
                 ("host", Value::string("https://h")),
                 ("insecure", Value::Bool(true)),
-                (
-                    "cluster_ca_certificate",
-                    Value::string("-----BEGIN CERTIFICATE-----"),
-                ),
+                ("cluster_ca_certificate", Value::string(a_certificate())),
             ]),
             "insecure",
         ),
@@ -180,5 +187,48 @@ fn the_schema_declares_cluster_as_a_map_block_with_sensitive_credentials() {
     }
     for a in &c.block.attributes {
         assert!(!a.description.is_empty(), "{} has no description", a.name);
+    }
+}
+
+#[test]
+fn pem_that_holds_no_certificate_or_key_is_refused() {
+    let c = cluster(&[
+        ("host", Value::string("https://h")),
+        (
+            "cluster_ca_certificate",
+            Value::string("-----BEGIN CERTIFICATE-----"),
+        ),
+        ("client_certificate", Value::string(a_certificate())),
+        (
+            "client_key",
+            Value::string("-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----"),
+        ),
+    ]);
+    let (_, d) = parse_config(&config(vec![("cluster-a.local", c)]));
+    assert_eq!(
+        error_paths(&d),
+        vec![
+            r#"cluster["cluster-a.local"].cluster_ca_certificate"#,
+            r#"cluster["cluster-a.local"].client_key"#,
+        ],
+        "{d:?}"
+    );
+}
+
+#[test]
+fn urls_need_a_known_scheme_and_a_host() {
+    let web = ["https", "http"];
+    assert_eq!(
+        config::check_url("https://203.0.113.10:6443/base", &web),
+        Ok(())
+    );
+    assert_eq!(config::check_url("HTTP://h", &web), Ok(()));
+    for (url, why) in [
+        ("10.0.0.1:6443", "must be a URL with a scheme (https, http)"),
+        ("ftp://h", "has scheme \"ftp\"; expected one of https, http"),
+        ("https://", "is not a URL (empty string)"),
+        ("https://h st", "contains white space"),
+    ] {
+        assert_eq!(config::check_url(url, &web), Err(why.to_string()), "{url}");
     }
 }

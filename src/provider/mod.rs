@@ -1,0 +1,185 @@
+//! The meshfed provider as the protocol layer sees it: [`Meshfed`] implements
+//! [`Provider`] by parsing the provider configuration ([`config`], against [`schema`]) into the
+//! resources' typed configuration, and by dispatching every resource and data source call to the
+//! type that serves it through the resources' registry.
+//!
+//! Configuring makes no network call: clusters are connected lazily by the apply engine.
+//! Imports the resources layer and the protocol layer; nothing imports it but `main`.
+
+mod config;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use tokio::sync::RwLock;
+
+pub use self::config::parse_config;
+pub use self::schema::provider_schema;
+use crate::k8s::ClusterSet;
+pub use crate::resources::context::DEFAULT_FIELD_MANAGER;
+use crate::resources::context::{Ctx, ProviderConfig, not_configured};
+use crate::resources::registry;
+use crate::tfplugin::diag::Diagnostics;
+use crate::tfplugin::provider::{
+    ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, PlanRequest,
+    PlanResponse, Provider, ProviderSchemas, ReadDataRequest, ReadDataResponse, ReadRequest,
+    ReadResponse, not_supported,
+};
+use crate::tfplugin::value::Value;
+
+/// The provider's source address.
+pub const SOURCE_ADDRESS: &str = "registry.terraform.io/meshfed/meshfed";
+
+/// The meshfed provider.
+pub struct Meshfed {
+    schemas: ProviderSchemas,
+    state: RwLock<Option<Configured>>,
+}
+
+/// What ConfigureProvider produced: the configuration and the (not yet connected) clusters.
+struct Configured {
+    config: ProviderConfig,
+    clusters: ClusterSet,
+}
+
+impl Configured {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            config: &self.config,
+            clusters: &self.clusters,
+        }
+    }
+}
+
+impl Default for Meshfed {
+    fn default() -> Self {
+        Meshfed::new()
+    }
+}
+
+impl Meshfed {
+    pub fn new() -> Meshfed {
+        let registry = registry();
+        Meshfed {
+            schemas: ProviderSchemas {
+                provider: provider_schema(),
+                provider_meta: None,
+                resources: registry.resource_schemas(),
+                data_sources: registry.data_source_schemas(),
+            },
+            state: RwLock::new(None),
+        }
+    }
+
+    /// The configuration from the last ConfigureProvider, if any.
+    pub async fn config(&self) -> Option<ProviderConfig> {
+        self.state.read().await.as_ref().map(|s| s.config.clone())
+    }
+}
+
+#[tonic::async_trait]
+impl Provider for Meshfed {
+    fn schemas(&self) -> &ProviderSchemas {
+        &self.schemas
+    }
+
+    async fn validate_provider_config(&self, config: &Value) -> Diagnostics {
+        parse_config(config).1
+    }
+
+    async fn configure(&self, req: ConfigureRequest) -> Diagnostics {
+        let (cfg, diags) = parse_config(&req.config);
+        if let Some(config) = cfg {
+            tracing::info!(
+                terraform_version = %req.terraform_version,
+                clusters = config.clusters.len(),
+                field_manager = %config.field_manager,
+                "provider configured"
+            );
+            let clusters = config.cluster_set();
+            *self.state.write().await = Some(Configured { config, clusters });
+        }
+        diags
+    }
+
+    async fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+        match registry().resource(type_name) {
+            Some(r) => r.validate(config),
+            None => Diagnostics::new(),
+        }
+    }
+
+    async fn plan_resource_change(&self, req: PlanRequest) -> PlanResponse {
+        let state = self.state.read().await;
+        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
+            let diagnostics = unavailable(state.is_some(), &req.type_name);
+            return PlanResponse {
+                planned_state: req.proposed_new_state,
+                diagnostics,
+                ..PlanResponse::default()
+            };
+        };
+        r.plan(&s.ctx(), req).await
+    }
+
+    async fn apply_resource_change(&self, req: ApplyRequest) -> ApplyResponse {
+        let state = self.state.read().await;
+        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
+            let diagnostics = unavailable(state.is_some(), &req.type_name);
+            return ApplyResponse {
+                new_state: req.prior_state,
+                diagnostics,
+                ..ApplyResponse::default()
+            };
+        };
+        r.apply(&s.ctx(), req).await
+    }
+
+    async fn read_resource(&self, req: ReadRequest) -> ReadResponse {
+        let state = self.state.read().await;
+        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
+            let diagnostics = unavailable(state.is_some(), &req.type_name);
+            return ReadResponse {
+                new_state: req.current_state,
+                private: req.private,
+                diagnostics,
+            };
+        };
+        r.read(&s.ctx(), req).await
+    }
+
+    async fn import_resource_state(&self, req: ImportRequest) -> ImportResponse {
+        let state = self.state.read().await;
+        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
+            let diagnostics = unavailable(state.is_some(), &format!("importing {}", req.type_name));
+            return ImportResponse {
+                diagnostics,
+                ..ImportResponse::default()
+            };
+        };
+        r.import(&s.ctx(), req).await
+    }
+
+    async fn read_data_source(&self, req: ReadDataRequest) -> ReadDataResponse {
+        let Some(d) = registry().data_source(&req.type_name) else {
+            let what = format!("data source {}", req.type_name);
+            return ReadDataResponse {
+                diagnostics: not_supported(&what).into(),
+                ..ReadDataResponse::default()
+            };
+        };
+        let state = self.state.read().await;
+        let ctx = state.as_ref().map(Configured::ctx);
+        d.read(ctx.as_ref(), req).await
+    }
+}
+
+/// Why a resource call cannot be served: no valid configuration yet, or a type meshfed does not
+/// have (the protocol layer answers unknown types itself; this is the fallback).
+fn unavailable(configured: bool, what: &str) -> Diagnostics {
+    if configured {
+        not_supported(&format!("resource {what}")).into()
+    } else {
+        not_configured().into()
+    }
+}

@@ -1,0 +1,350 @@
+//! The lifecycle every resource shares, decided once: a plan whose proposed state is null is a
+//! delete, anything else a create or an update (the resource's hooks plan it); an apply whose
+//! planned state is null destroys the objects in state, anything else writes the resource's
+//! objects and prunes the ones dropped from it; a read refreshes the objects in state from the
+//! clusters; an import wraps the resource's state for Terraform.
+//!
+//! Guarantees:
+//! - after a failed apply or destroy, the state lists exactly the objects that are in place
+//!   (written, or old ones not yet pruned or deleted), so a second apply finishes the job;
+//! - refresh keeps only meshfed's fields of each live object, so drift in those fields and
+//!   deleted objects show as a plan diff while other managers' fields never do; a resource whose
+//!   objects are all gone leaves the state;
+//! - an error reading or writing names the cluster and the object.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::context::Ctx;
+use super::objects::{
+    Desired, Manifests, ObjectKey, error_diag, live_display, manifests_of, with_manifests,
+};
+use super::resource::Resource;
+use crate::k8s::ClusterSet;
+use crate::tfplugin::diag::{Diagnostic, Diagnostics};
+use crate::tfplugin::provider::{
+    ApplyRequest, ApplyResponse, ImportRequest, ImportResponse, ImportedResource, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse,
+};
+use crate::tfplugin::value::Value;
+
+/// How a failed write stops the writes after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// The first failure stops every later write and all pruning: later objects may depend on
+    /// earlier ones (a policy before the gateway that needs it).
+    Sequential,
+    /// A failure stops only the later writes and the pruning in its own cluster: the other
+    /// clusters still converge.
+    PerCluster,
+}
+
+impl Order {
+    fn stopped(self, failed: &BTreeSet<String>, cluster: &str) -> bool {
+        match self {
+            Order::Sequential => !failed.is_empty(),
+            Order::PerCluster => failed.contains(cluster),
+        }
+    }
+}
+
+/// The error for an apply whose configuration is still not wholly known (`what`: "this service
+/// entry"): Terraform resolves every value before apply, so this is a dependency bug.
+pub fn still_unknown(what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Configuration still unknown at apply",
+        format!(
+            "Some inputs of {what} are still unknown during apply; this is a bug in the configuration's dependencies."
+        ),
+    )
+}
+
+/// PlanResourceChange: a delete plans a null state (keeping the private data, which a failed
+/// destroy still needs); a create or update is the resource's plan.
+pub async fn plan<R: Resource>(r: &R, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse {
+    if req.proposed_new_state.is_null() {
+        return PlanResponse {
+            planned_state: Value::Null,
+            planned_private: req.prior_private,
+            ..PlanResponse::default()
+        };
+    }
+    let mut diagnostics = Diagnostics::new();
+    match r.plan(ctx, &req, &mut diagnostics).await {
+        Some(planned) => PlanResponse {
+            planned_state: planned.state,
+            planned_private: planned.private,
+            diagnostics,
+            ..PlanResponse::default()
+        },
+        None => PlanResponse {
+            planned_state: req.proposed_new_state,
+            diagnostics,
+            ..PlanResponse::default()
+        },
+    }
+}
+
+/// ApplyResourceChange: destroy, or prepare, write and prune, then the resource's new state.
+pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse {
+    if req.planned_state.is_null() {
+        return destroy(ctx.clusters, req).await;
+    }
+    let mut diagnostics = Diagnostics::new();
+    let Some((change, writes)) = r.prepare(ctx, &req, &mut diagnostics).await else {
+        return ApplyResponse {
+            new_state: req.prior_state,
+            private: req.planned_private,
+            diagnostics,
+        };
+    };
+    let prior = manifests_of(&req.prior_state);
+    let (in_place, d) = converge(ctx.clusters, &writes.objects, &prior, writes.order).await;
+    diagnostics.extend(d);
+    let done = r
+        .finish(ctx, &req, change, &in_place, &mut diagnostics)
+        .await;
+    ApplyResponse {
+        new_state: done.state,
+        private: done.private,
+        diagnostics,
+    }
+}
+
+/// Deletes every object in the prior state; when some deletion fails, the state keeps exactly
+/// the objects still there.
+async fn destroy(clusters: &ClusterSet, req: ApplyRequest) -> ApplyResponse {
+    let prior = manifests_of(&req.prior_state);
+    let keys: Vec<ObjectKey> = prior.keys().cloned().collect();
+    let (gone, diagnostics) = delete(clusters, &keys).await;
+    if !diagnostics.has_errors() {
+        return ApplyResponse {
+            new_state: Value::Null,
+            ..ApplyResponse::default()
+        };
+    }
+    let left: Manifests = prior
+        .into_iter()
+        .filter(|(k, _)| !gone.contains(k))
+        .collect();
+    ApplyResponse {
+        new_state: with_manifests(req.prior_state, &left),
+        private: req.planned_private,
+        diagnostics,
+    }
+}
+
+/// ReadResource: the objects in state, refreshed; no state at all when every object is gone;
+/// errors keep the state as it was.
+pub async fn read<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse {
+    let shapes = r.shapes(ctx, &req.current_state);
+    let prior = manifests_of(&req.current_state);
+    match refresh(ctx.clusters, &shapes, &prior).await {
+        Ok(now) if now.is_empty() && !prior.is_empty() => ReadResponse {
+            new_state: Value::Null,
+            ..ReadResponse::default()
+        },
+        Ok(now) => ReadResponse {
+            new_state: with_manifests(req.current_state, &now),
+            private: req.private,
+            ..ReadResponse::default()
+        },
+        Err(diagnostics) => ReadResponse {
+            new_state: req.current_state,
+            private: req.private,
+            diagnostics,
+        },
+    }
+}
+
+/// ImportResourceState: the resource's state for the ID.
+pub async fn import<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
+    match r.import(ctx, &req.id).await {
+        Ok(found) => ImportResponse {
+            imported: vec![ImportedResource {
+                type_name: r.type_name().to_string(),
+                state: found.state,
+                private: found.private,
+            }],
+            diagnostics: Diagnostics::new(),
+        },
+        Err(diagnostics) => ImportResponse {
+            diagnostics,
+            ..ImportResponse::default()
+        },
+    }
+}
+
+/// Applies every desired object in order, then deletes the prior objects no longer desired.
+/// Returns the objects now in place and the errors met; `order` says what a failure stops.
+pub async fn converge(
+    clusters: &ClusterSet,
+    desired: &[Desired],
+    prior: &Manifests,
+    order: Order,
+) -> (Manifests, Diagnostics) {
+    let mut in_place = prior.clone();
+    let mut diags = Diagnostics::new();
+    let mut failed = BTreeSet::new();
+    for d in desired {
+        if order.stopped(&failed, &d.cluster) {
+            continue;
+        }
+        match clusters.apply(&d.cluster, &d.manifest.object).await {
+            Ok(_) => {
+                in_place.insert(d.key(), d.display());
+            }
+            Err(e) => {
+                diags.push(error_diag("Cannot apply object", &e));
+                failed.insert(d.cluster.clone());
+            }
+        }
+    }
+    let wanted: BTreeSet<ObjectKey> = desired.iter().map(Desired::key).collect();
+    let stale: Vec<ObjectKey> = prior
+        .keys()
+        .filter(|k| !wanted.contains(*k) && !order.stopped(&failed, &k.cluster))
+        .cloned()
+        .collect();
+    let (gone, d) = delete(clusters, &stale).await;
+    for k in gone {
+        in_place.remove(&k);
+    }
+    diags.extend(d);
+    (in_place, diags)
+}
+
+/// Deletes the objects behind `keys`, continuing past failures. Returns the keys now gone.
+pub async fn delete(clusters: &ClusterSet, keys: &[ObjectKey]) -> (Vec<ObjectKey>, Diagnostics) {
+    let mut gone = Vec::new();
+    let mut diags = Diagnostics::new();
+    for key in keys {
+        match clusters.delete(&key.cluster, &key.object).await {
+            Ok(()) => gone.push(key.clone()),
+            Err(e) => diags.push(error_diag("Cannot delete object", &e)),
+        }
+    }
+    (gone, diags)
+}
+
+/// Reads back every object of `prior` and keeps only meshfed's fields: the refreshed map.
+/// Objects gone from the cluster are left out. `shapes` (rendered from the state's own inputs)
+/// give the shape of each object meshfed owns; an object not among them keeps its prior shape.
+pub async fn refresh(
+    clusters: &ClusterSet,
+    shapes: &[Desired],
+    prior: &Manifests,
+) -> Result<Manifests, Diagnostics> {
+    let by_key: BTreeMap<ObjectKey, &Desired> = shapes.iter().map(|d| (d.key(), d)).collect();
+    let mut out = Manifests::new();
+    for (key, prior_yaml) in prior {
+        let live = clusters
+            .get(&key.cluster, &key.object)
+            .await
+            .map_err(|e| Diagnostics::from(error_diag("Cannot read object", &e)))?;
+        let Some(live) = live else {
+            tracing::info!(object = %key, "object is gone from the cluster");
+            continue;
+        };
+        let shape = match by_key.get(key) {
+            Some(d) => d.manifest.object.clone(),
+            None => serde_saphyr::from_str(prior_yaml).unwrap_or(serde_json::Value::Null),
+        };
+        out.insert(key.clone(), live_display(&live, &shape));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::k8s::ObjectRef;
+    use crate::mesh::Manifest;
+
+    fn cm(cluster: &str, name: &str) -> Desired {
+        let meta = json!({"name": name, "namespace": "ns"});
+        let manifest = Manifest::new("v1", "ConfigMap", meta, "data", json!({}));
+        Desired {
+            cluster: cluster.into(),
+            manifest,
+        }
+    }
+
+    fn key(cluster: &str, name: &str) -> ObjectKey {
+        ObjectKey::new(
+            cluster,
+            ObjectRef::namespaced("v1", "ConfigMap", "ns", name),
+        )
+    }
+
+    /// Converges against clusters that cannot be reached: every write and delete fails.
+    fn converge_unreachable(
+        desired: &[Desired],
+        prior: &Manifests,
+        order: Order,
+    ) -> (Manifests, Diagnostics) {
+        let clusters = ClusterSet::new("meshfed", BTreeMap::new());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(converge(&clusters, desired, prior, order))
+    }
+
+    #[test]
+    fn in_sequence_the_first_failed_write_stops_every_later_write_and_the_pruning() {
+        let prior = Manifests::from([(key("c", "stale"), "old\n".to_string())]);
+        let want = [cm("a", "one"), cm("b", "two")];
+        let (in_place, diags) = converge_unreachable(&want, &prior, Order::Sequential);
+        assert_eq!(diags.0.len(), 1, "{diags:?}");
+        assert!(diags.0[0].summary.contains(" in a"), "{diags:?}");
+        assert_eq!(in_place, prior, "nothing written, nothing pruned");
+    }
+
+    #[test]
+    fn per_cluster_a_failure_stops_only_its_own_cluster() {
+        let prior = Manifests::from([
+            (key("a", "stale"), "old\n".to_string()),
+            (key("c", "stale"), "old\n".to_string()),
+        ]);
+        let want = [cm("a", "one"), cm("a", "two"), cm("b", "three")];
+        let (in_place, diags) = converge_unreachable(&want, &prior, Order::PerCluster);
+        let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
+        // a's second object is not tried; b is; c's stale object is pruned (and fails); a's
+        // stale object is kept, as a's writes failed.
+        assert_eq!(
+            summaries,
+            [
+                "Cannot apply object in a",
+                "Cannot apply object in b",
+                "Cannot delete object in c"
+            ]
+        );
+        assert_eq!(in_place, prior);
+    }
+
+    #[test]
+    fn a_failed_destroy_keeps_the_objects_and_the_private_data() {
+        let prior = Manifests::from([(key("a", "x"), "x\n".to_string())]);
+        let state = with_manifests(Value::object([("id", Value::string("x"))]), &prior);
+        let req = ApplyRequest {
+            type_name: "meshfed_test".into(),
+            prior_state: state.clone(),
+            planned_state: Value::Null,
+            config: Value::Null,
+            planned_private: b"remembered".to_vec(),
+        };
+        let clusters = ClusterSet::new("meshfed", BTreeMap::new());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let r = rt.block_on(destroy(&clusters, req));
+        assert!(r.diagnostics.has_errors());
+        assert_eq!(r.new_state, state);
+        assert_eq!(r.private, b"remembered");
+    }
+}

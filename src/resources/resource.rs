@@ -1,0 +1,204 @@
+//! The shape every resource and data source has, and the registry the provider dispatches
+//! through.
+//!
+//! A resource implements [`Resource`]: its type name and schema, validation that needs no
+//! provider configuration, and hooks for the parts that differ between resources — how a create or
+//! an update is planned, what apply resolves and writes, what the new state is once objects are
+//! written, the shape of its objects for refresh, and import. Everything they share (deciding
+//! create / update / delete, destroy, writing and pruning objects, refresh, the protocol
+//! responses) is done once, in [`super::lifecycle`].
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use super::context::Ctx;
+use super::lifecycle::{self, Order};
+use super::objects::{Desired, Manifests};
+use super::{cluster, exported_service, service_entry, trust};
+use crate::tfplugin::diag::Diagnostics;
+use crate::tfplugin::provider::{
+    ApplyRequest, ApplyResponse, ImportRequest, ImportResponse, PlanRequest, PlanResponse,
+    ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
+};
+use crate::tfplugin::schema::Schema;
+use crate::tfplugin::value::Value;
+
+/// A state and the private data Terraform keeps with it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub state: Value,
+    pub private: Vec<u8>,
+}
+
+impl Outcome {
+    /// A state without private data.
+    pub fn state(state: Value) -> Outcome {
+        Outcome {
+            state,
+            private: Vec::new(),
+        }
+    }
+}
+
+/// What an apply writes: the objects, and how a failure stops the rest.
+pub struct Writes {
+    pub objects: Vec<Desired>,
+    pub order: Order,
+}
+
+/// One Terraform resource type: a set of Kubernetes objects rendered from its configuration.
+///
+/// Guarantees the lifecycle gives the hooks: `plan`, `prepare` and `finish` see only creates and
+/// updates (deletes never reach them); `finish` runs after every write was tried, with `in_place`
+/// listing exactly the objects now in the clusters (written, or prior ones not yet pruned).
+#[tonic::async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// What `prepare` resolved (checked inputs, material read or generated) for `finish`.
+    type Change: Send;
+
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+
+    /// Checks that need no provider configuration (values may be unknown: they pass).
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    /// The planned state (and private data) of a create or update; `None` when `diags` holds the
+    /// errors that stop it.
+    async fn plan(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &PlanRequest,
+        diags: &mut Diagnostics,
+    ) -> Option<Outcome>;
+
+    /// Resolves a create or update and says what to write; `None` when `diags` holds the errors
+    /// that stop it before anything is written.
+    async fn prepare(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &ApplyRequest,
+        diags: &mut Diagnostics,
+    ) -> Option<(Self::Change, Writes)>;
+
+    /// The new state once the writes were tried.
+    async fn finish(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &ApplyRequest,
+        change: Self::Change,
+        in_place: &Manifests,
+        diags: &mut Diagnostics,
+    ) -> Outcome;
+
+    /// The objects `state` stands for, as rendered from its own inputs: the fields refresh reads
+    /// back. An object not among them keeps the shape its manifest has.
+    fn shapes(&self, _ctx: &Ctx<'_>, _state: &Value) -> Vec<Desired> {
+        Vec::new()
+    }
+
+    /// The state (and private data) of the existing objects that `id` names.
+    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics>;
+}
+
+/// A resource as the provider dispatches to it: one method per protocol call.
+#[tonic::async_trait]
+pub trait Dispatch: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, config: &Value) -> Diagnostics;
+    async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse;
+    async fn apply(&self, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse;
+    async fn read(&self, ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse;
+    async fn import(&self, ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse;
+}
+
+/// A [`Resource`] behind the shared lifecycle.
+struct Registered<R>(R);
+
+#[tonic::async_trait]
+impl<R: Resource> Dispatch for Registered<R> {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+    fn schema(&self) -> Schema {
+        self.0.schema()
+    }
+    fn validate(&self, config: &Value) -> Diagnostics {
+        self.0.validate(config)
+    }
+    async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse {
+        lifecycle::plan(&self.0, ctx, req).await
+    }
+    async fn apply(&self, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse {
+        lifecycle::apply(&self.0, ctx, req).await
+    }
+    async fn read(&self, ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse {
+        lifecycle::read(&self.0, ctx, req).await
+    }
+    async fn import(&self, ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
+        lifecycle::import(&self.0, ctx, req).await
+    }
+}
+
+/// One Terraform data source.
+#[tonic::async_trait]
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Reads the data source; `ctx` is `None` when the provider has no valid configuration.
+    async fn read(&self, ctx: Option<&Ctx<'_>>, req: ReadDataRequest) -> ReadDataResponse;
+}
+
+/// Every resource and data source meshfed serves, by type name.
+pub struct Registry {
+    resources: BTreeMap<&'static str, Box<dyn Dispatch>>,
+    data_sources: BTreeMap<&'static str, Box<dyn DataSource>>,
+}
+
+impl Registry {
+    fn new() -> Registry {
+        let resources: Vec<Box<dyn Dispatch>> = vec![
+            Box::new(Registered(service_entry::ServiceEntry)),
+            Box::new(Registered(exported_service::ExportedService)),
+            Box::new(Registered(trust::Trust)),
+        ];
+        let data_sources: Vec<Box<dyn DataSource>> = vec![Box::new(cluster::ClusterData)];
+        Registry {
+            resources: resources.into_iter().map(|r| (r.type_name(), r)).collect(),
+            data_sources: data_sources
+                .into_iter()
+                .map(|d| (d.type_name(), d))
+                .collect(),
+        }
+    }
+
+    pub fn resource(&self, type_name: &str) -> Option<&dyn Dispatch> {
+        self.resources.get(type_name).map(Box::as_ref)
+    }
+
+    pub fn data_source(&self, type_name: &str) -> Option<&dyn DataSource> {
+        self.data_sources.get(type_name).map(Box::as_ref)
+    }
+
+    /// Every resource's schema, by type name.
+    pub fn resource_schemas(&self) -> BTreeMap<String, Schema> {
+        let each = self.resources.values();
+        each.map(|r| (r.type_name().to_string(), r.schema()))
+            .collect()
+    }
+
+    /// Every data source's schema, by type name.
+    pub fn data_source_schemas(&self) -> BTreeMap<String, Schema> {
+        let each = self.data_sources.values();
+        each.map(|d| (d.type_name().to_string(), d.schema()))
+            .collect()
+    }
+}
+
+/// The registry of this build.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::new)
+}

@@ -1,0 +1,145 @@
+//! `meshfed_trust` without a cluster: validation of what needs no provider configuration, and
+//! plans of new members, which make no API call.
+
+use super::*;
+use crate::resources::testing::{facts, plan_create, provider};
+use crate::resources::values::Field;
+use crate::tfplugin::provider::PlanResponse;
+
+const A: &str = "cluster-a.local";
+const B: &str = "cluster-b.local";
+
+/// A configuration with these members (each with an optional `ca` block) and no peers.
+fn config(members: &[(&str, Option<Value>)]) -> Value {
+    let ca_type = match schema().block.blocks[0].block.blocks[0].block.value_type() {
+        t @ Type::Object(_) => t,
+        other => panic!("ca block type {other:?}"),
+    };
+    let member = |(cluster, ca): &(&str, Option<Value>)| {
+        let ca = ca.as_ref().map(|attrs| {
+            let mut v = Value::null_object(&ca_type);
+            if let (Value::Object(m), Some(given)) = (&mut v, attrs.entries()) {
+                m.extend(given.clone());
+            }
+            v
+        });
+        Value::object([
+            ("cluster", Value::string(*cluster)),
+            ("ca", Value::List(ca.into_iter().collect())),
+        ])
+    };
+    let mut v = Value::null_object(&schema().value_type());
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "member".into(),
+            Value::List(members.iter().map(member).collect()),
+        );
+        m.insert("peer".into(), Value::List(vec![]));
+    }
+    v
+}
+
+fn plan(config: Value) -> PlanResponse {
+    let p = provider(&[(A, Field::Known(facts(A))), (B, Field::Known(facts(B)))]);
+    plan_create(&Trust, &p, config)
+}
+
+fn paths(d: &Diagnostics) -> Vec<(String, String)> {
+    d.iter()
+        .map(|d| {
+            (
+                d.attribute.clone().unwrap_or_default().to_string(),
+                d.summary.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn new_generated_members_plan_their_roots_and_secrets_unknown_without_any_api_call() {
+    let r = plan(config(&[(A, None), (B, None)]));
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let s = &r.planned_state;
+    let roots = s
+        .get("root_certificates")
+        .and_then(Value::entries)
+        .expect("a map");
+    assert_eq!(roots.keys().collect::<Vec<_>>(), [A, B]);
+    assert!(roots.values().all(Value::is_unknown));
+    let manifests = s.get("manifests").and_then(Value::entries).expect("a map");
+    let secret = format!("{A}/v1/Secret/istio-system/cacerts");
+    assert!(manifests[&secret].is_unknown(), "{manifests:?}");
+    assert_eq!(
+        manifests.len(),
+        6,
+        "cacerts, peer root and mesh config per member"
+    );
+    assert_eq!(
+        s.get("id"),
+        Some(&Value::string("cluster-a.local,cluster-b.local"))
+    );
+}
+
+#[test]
+fn validation_checks_ca_blocks_and_bundle_without_the_provider_configuration() {
+    let mut c = config(&[
+        (
+            A,
+            Some(Value::object([("key_algorithm", Value::string("DSA"))])),
+        ),
+        (
+            B,
+            Some(Value::object([
+                ("source", Value::string("cluster")),
+                ("cert_pem", Value::string("x")),
+            ])),
+        ),
+    ]);
+    if let Value::Object(m) = &mut c {
+        m.insert("bundle".into(), Value::string("both"));
+    }
+    assert_eq!(
+        paths(&Trust.validate(&c)),
+        [
+            ("bundle".to_string(), "Invalid bundle".to_string()),
+            (
+                "member[0].ca[0].key_algorithm".to_string(),
+                "Unknown key algorithm".to_string()
+            ),
+            (
+                "member[1].ca[0].cert_pem".to_string(),
+                "cert_pem is not used with source = \"cluster\"".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn validation_lets_unknown_values_pass() {
+    let c = config(&[
+        (A, Some(Value::object([("source", Value::unknown())]))),
+        (
+            B,
+            Some(Value::object([
+                ("source", Value::string("provided")),
+                ("cert_pem", Value::unknown()),
+                ("key_pem", Value::unknown()),
+                ("cert_chain_pem", Value::unknown()),
+                ("root_cert_pem", Value::unknown()),
+            ])),
+        ),
+    ]);
+    assert_eq!(paths(&Trust.validate(&c)), []);
+}
+
+#[test]
+fn a_member_listed_twice_is_refused_on_the_second() {
+    let r = plan(config(&[(A, None), (A, None)]));
+    assert_eq!(
+        paths(&r.diagnostics),
+        [(
+            "member[1].cluster".to_string(),
+            "Member listed twice".to_string()
+        )]
+    );
+}
