@@ -8,6 +8,7 @@
 //! as an end-entity certificate, so the client is verified by pinning its exact DER instead; and
 //! its key is ECDSA P-521, which ring cannot verify, so P-521 handshake signatures are checked with
 //! the RustCrypto `p521` crate.
+//! Must not import the rest of the protocol layer: this is TLS only.
 
 use std::sync::Arc;
 

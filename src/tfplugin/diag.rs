@@ -4,6 +4,7 @@
 //! problem is in configuration, the [`AttrPath`] of the attribute at fault (Terraform underlines
 //! that attribute in its output). Any Rust error becomes one diagnostic whose detail is the
 //! error's cause chain ([`Diagnostic::from_error`]). Knows nothing of Kubernetes or meshfed.
+//! Must not import the rest of the protocol layer (`wire` converts diagnostics to protobuf).
 
 use std::fmt;
 

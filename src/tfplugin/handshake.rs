@@ -5,7 +5,7 @@
 //! The provider listens (a unix socket here), then writes exactly one line to stdout:
 //! `CORE|APP|NETWORK|ADDRESS|grpc|SERVER-CERT`. Nothing else may ever reach stdout.
 //! Pure decisions live here ([`Handshake::from_env`], [`Handshake::line`]); the socket and TLS
-//! set-up are in `serve.rs`.
+//! set-up are in `serve.rs`. Must not import the services, TLS or the rest of the layer.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

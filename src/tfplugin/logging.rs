@@ -3,6 +3,7 @@
 //! their levels and fields, under `TF_LOG` / `TF_LOG_PROVIDER`.
 //!
 //! Never log secret material: callers log names, kinds and fingerprints, not values.
+//! Must not import the rest of the protocol layer.
 
 use std::io::Write;
 use std::sync::Mutex;

@@ -1,11 +1,14 @@
 //! The Terraform plugin protocol 6 layer, over tonic.
 //!
-//! - [`value`], [`codec`]: Terraform's types and values; msgpack/JSON `DynamicValue`s.
+//! - [`value`], [`codec`]: Terraform's types and values; msgpack/JSON `DynamicValue`s (the codec's
+//!   parts: `msgpack`, `unknown` for unknown values and their refinements, `json`).
 //! - [`schema`]: schema builder (attributes, nested attributes, blocks in every nesting mode).
 //! - [`diag`]: diagnostics carrying attribute paths.
 //! - [`provider`]: the [`provider::Provider`] trait a provider implements, with typed requests.
 //! - `wire`: conversion between protobuf messages and the types above, one function per message.
-//! - `server`: the gRPC services (Provider, GRPCController, GRPCStdio, GRPCBroker, health).
+//! - [`server`]: the gRPC services and their [`server::router`]: the Provider service
+//!   (`service`, `rpcs`), the answers to RPCs meshfed does not support (`unsupported`), and
+//!   go-plugin's GRPCController, GRPCStdio, GRPCBroker and health (`go_plugin`).
 //! - [`handshake`], [`automtls`], [`serve`]: go-plugin's handshake, AutoMTLS and the listener.
 //! - [`logging`]: hclog-style JSON logs on stderr.
 //!

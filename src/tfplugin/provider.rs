@@ -1,8 +1,8 @@
 //! The interface between the protocol layer and a provider: typed requests in, typed responses
-//! out, with [`Value`]s already decoded against the schema. The gRPC server (`server.rs`) does all
+//! out, with [`Value`]s already decoded against the schema. The gRPC server (`server`) does all
 //! wire conversion and calls these methods; a provider implements [`Provider`] and never sees
 //! protobuf. Every method has a default that answers "not supported by meshfed", so a provider
-//! implements only what it offers.
+//! implements only what it offers. Must not import protobuf (`wire`) or the gRPC `server`.
 
 use std::collections::BTreeMap;
 

@@ -4,6 +4,7 @@
 //! nesting mode (single, group, list, set, map — the provider's `cluster "<name>" {}` is a map
 //! block). [`Block::value_type`] gives the object type that values of the block have, which the
 //! codec decodes against. Builders keep declarations short and put a description on everything.
+//! Imports only [`super::value`]; must not import protobuf (`wire`), the codec or the server.
 
 use std::collections::BTreeMap;
 

@@ -4,20 +4,24 @@
 //! SIGINT is ignored on purpose: Terraform forwards the user's Ctrl-C to the process group and
 //! then asks the provider to stop through StopProvider, which cancels in-flight operations
 //! cleanly; dying on SIGINT would lose the answer to an apply in progress.
+//! Must not import `wire` or the codec: it serves, the `server` converts.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::StreamExt;
-use tokio::net::UnixListener;
+use futures::{Stream, StreamExt};
+use tokio::net::{UnixListener, UnixStream};
 use tokio_stream::wrappers::UnixListenerStream;
 
 use super::automtls::{AutoMtls, AutoMtlsError};
 use super::handshake::{Handshake, HandshakeError, reattach_value};
 use super::provider::Provider;
 use super::server::{Shutdown, router};
+
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -74,25 +78,7 @@ pub async fn serve<P: Provider>(
     let shutdown = Shutdown::new();
     spawn_signal_handlers(shutdown.clone(), mode);
 
-    match mode {
-        Mode::Plugin => {
-            let line = Handshake::line(&socket, tls.as_ref().map(|t| t.server_cert_der.as_slice()));
-            let mut out = std::io::stdout().lock();
-            out.write_all(line.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(ServeError::Announce)?;
-        }
-        Mode::Debug => {
-            let value = reattach_value(source_address, &socket, std::process::id());
-            let mut out = std::io::stdout().lock();
-            let text = format!(
-                "meshfed is serving in debug mode. In another shell, run Terraform with:\n\n\texport TF_REATTACH_PROVIDERS='{value}'\n\nPress Ctrl-C or send SIGTERM to stop.\n"
-            );
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(ServeError::Announce)?;
-        }
-    }
+    announce(mode, &socket, tls.as_ref(), source_address)?;
     tracing::info!(socket = %socket.display(), automtls = tls.is_some(), "serving");
 
     let router = router(Arc::new(provider), shutdown.clone()).await;
@@ -105,36 +91,65 @@ pub async fn serve<P: Provider>(
         None => router.serve_with_incoming_shutdown(incoming, stop).await,
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
-            // Handshakes run concurrently and time out, so a client that connects and stalls
-            // cannot hold up the next one.
-            let tls_incoming = incoming
-                .filter_map(|conn| async move { conn.ok() })
-                .map(move |conn| {
-                    let acceptor = acceptor.clone();
-                    async move { tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(conn)).await }
-                })
-                .buffer_unordered(16)
-                .filter_map(|r| async move {
-                    match r {
-                        Ok(Ok(s)) => Some(Ok::<_, std::io::Error>(s)),
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "TLS handshake with the plugin client failed");
-                            None
-                        }
-                        Err(_) => {
-                            tracing::warn!("TLS handshake with the plugin client timed out");
-                            None
-                        }
-                    }
-                });
             router
-                .serve_with_incoming_shutdown(tls_incoming, stop)
+                .serve_with_incoming_shutdown(tls_connections(incoming, acceptor), stop)
                 .await
         }
     }
     .map_err(ServeError::Serve)?;
     tracing::debug!("plugin server stopped");
     Ok(())
+}
+
+/// Tells the client where to connect: the handshake line for Terraform, or the
+/// `TF_REATTACH_PROVIDERS` value for a person in debug mode.
+fn announce(
+    mode: Mode,
+    socket: &Path,
+    tls: Option<&AutoMtls>,
+    source_address: &str,
+) -> Result<(), ServeError> {
+    let text = match mode {
+        Mode::Plugin => Handshake::line(socket, tls.map(|t| t.server_cert_der.as_slice())),
+        Mode::Debug => {
+            let value = reattach_value(source_address, socket, std::process::id());
+            format!(
+                "meshfed is serving in debug mode. In another shell, run Terraform with:\n\n\texport TF_REATTACH_PROVIDERS='{value}'\n\nPress Ctrl-C or send SIGTERM to stop.\n"
+            )
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(ServeError::Announce)
+}
+
+/// The TLS connections completed on `incoming`. Handshakes run concurrently and time out, so a
+/// client that connects and stalls cannot hold up the next one; failed ones are logged, dropped.
+fn tls_connections(
+    incoming: UnixListenerStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> impl Stream<Item = Result<tokio_rustls::server::TlsStream<UnixStream>, std::io::Error>> {
+    incoming
+        .filter_map(|conn| async move { conn.ok() })
+        .map(move |conn| {
+            let acceptor = acceptor.clone();
+            async move { tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(conn)).await }
+        })
+        .buffer_unordered(16)
+        .filter_map(|r| async move {
+            match r {
+                Ok(Ok(s)) => Some(Ok::<_, std::io::Error>(s)),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "TLS handshake with the plugin client failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("TLS handshake with the plugin client timed out");
+                    None
+                }
+            }
+        })
 }
 
 fn socket_path(dir: &Path) -> PathBuf {

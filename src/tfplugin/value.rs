@@ -2,7 +2,8 @@
 //!
 //! A [`Type`] is what a schema declares; a [`Value`] is one value of some type, which may be null
 //! or unknown at any depth. Values of `dynamic`-typed attributes carry their concrete type with
-//! them ([`Value::Dynamic`]). This module is pure data: no protocol, no Kubernetes.
+//! them ([`Value::Dynamic`]). This module is pure data: no protocol, no Kubernetes; it must not
+//! import any other module of the layer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

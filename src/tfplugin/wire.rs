@@ -1,5 +1,6 @@
 //! Conversion between protobuf messages and the protocol layer's own types, one function per
-//! message. The generated types (`proto`) stay behind this module and `server.rs`.
+//! message. The generated types (`proto`) stay behind this module and `server`. Must not import
+//! the `server` or call a provider: it converts, nothing more.
 
 use super::codec::{self, CodecError};
 use super::diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};

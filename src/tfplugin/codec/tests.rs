@@ -1,5 +1,11 @@
+//! The codec's tests: fixed cases (including bytes as Terraform writes them) and property tests
+//! that any value of any type round-trips and that no input bytes make decoding panic.
+
+use super::unknown::EXT_REFINED_UNKNOWN;
 use super::*;
+use crate::tfplugin::value::{Number, Refinements};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn obj_ty() -> Type {
     Type::object([
@@ -297,7 +303,21 @@ fn strip_unknowns(v: &Value) -> Value {
     }
 }
 
+/// Seeds of past failures live in `proptest-regressions/tfplugin/codec.txt`, named after the file
+/// these tests were first in; proptest would otherwise look for a file named after this one.
+fn regressions() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/tfplugin/codec.txt"
+        )))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
+    #![proptest_config(regressions())]
+
     #[test]
     fn msgpack_round_trips_any_value_of_any_type((ty, v) in arb_typed_value()) {
         let bytes = to_msgpack(&v, &ty).expect("encode");

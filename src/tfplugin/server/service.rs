@@ -1,0 +1,159 @@
+//! [`ProviderService`], the `tfplugin6.Provider` service over a [`Provider`], and the machinery its
+//! RPCs share: the stop token StopProvider cancels, the panic guard, schema look-up by type name,
+//! and value decoding/encoding whose errors become diagnostics.
+//!
+//! The RPCs themselves are in `rpcs` (served) and `unsupported` (stubs). Must not import the
+//! go-plugin services, `serve`, or anything outside the protocol layer.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::tfplugin::diag::Diagnostic;
+use crate::tfplugin::provider::Provider;
+use crate::tfplugin::schema::{Schema, null_write_only};
+use crate::tfplugin::value::{Type, Value};
+use crate::tfplugin::wire::{self, proto::tfplugin6 as pb};
+
+/// The Provider service over a [`Provider`].
+pub struct ProviderService<P> {
+    pub(super) provider: Arc<P>,
+    stop: Arc<Mutex<CancellationToken>>,
+    /// The client said (at ConfigureProvider) it understands write-only attributes; only then
+    /// are they nulled in planned and new state (older clients expect them echoed).
+    write_only_allowed: AtomicBool,
+}
+
+impl<P: Provider> ProviderService<P> {
+    pub fn new(provider: Arc<P>) -> Self {
+        ProviderService {
+            provider,
+            stop: Arc::new(Mutex::new(CancellationToken::new())),
+            write_only_allowed: AtomicBool::new(false),
+        }
+    }
+
+    /// Records whether the client supports write-only attributes (see [`Self::scrub`]).
+    pub(super) fn allow_write_only(&self, allowed: bool) {
+        self.write_only_allowed.store(allowed, Ordering::Relaxed);
+    }
+
+    /// Nulls write-only attributes when the client supports them.
+    pub(super) fn scrub(&self, v: Value, schema: &Schema) -> Value {
+        if self.write_only_allowed.load(Ordering::Relaxed) {
+            null_write_only(v, &schema.block)
+        } else {
+            v
+        }
+    }
+
+    fn token(&self) -> CancellationToken {
+        self.stop
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Cancels what is in flight; later calls get a fresh token, so the server keeps serving.
+    pub(super) fn cancel_in_flight(&self) {
+        let old = match self.stop.lock() {
+            Ok(mut t) => std::mem::replace(&mut *t, CancellationToken::new()),
+            Err(e) => std::mem::replace(&mut *e.into_inner(), CancellationToken::new()),
+        };
+        old.cancel();
+    }
+
+    /// Runs a provider call so that StopProvider cancels it and a panic becomes a diagnostic.
+    pub(super) async fn guarded<T, F>(&self, what: &str, fut: F) -> Result<T, Diagnostic>
+    where
+        F: Future<Output = T> + Send,
+    {
+        let token = self.token();
+        tokio::select! {
+            r = AssertUnwindSafe(fut).catch_unwind() => r.map_err(|panic| {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(operation = what, panic = %msg, "provider panicked");
+                Diagnostic::error(
+                    format!("meshfed internal error during {what}"),
+                    format!("The provider hit a bug and stopped this operation: {msg}. Please report it. Nothing else was changed by this operation after the error."),
+                )
+            }),
+            _ = token.cancelled() => Err(Diagnostic::error(
+                format!("{what} cancelled"),
+                "Terraform asked meshfed to stop (interrupt), so this operation was cancelled before it finished. Run the command again to finish it.",
+            )),
+        }
+    }
+
+    pub(super) fn resource_schema(&self, type_name: &str) -> Result<&Schema, Diagnostic> {
+        let schemas = self.provider.schemas();
+        schemas
+            .resources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("resource", type_name, schemas.resources.keys()))
+    }
+
+    pub(super) fn data_schema(&self, type_name: &str) -> Result<&Schema, Diagnostic> {
+        let schemas = self.provider.schemas();
+        schemas
+            .data_sources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("data source", type_name, schemas.data_sources.keys()))
+    }
+}
+
+fn unknown_type<'a>(kind: &str, name: &str, known: impl Iterator<Item = &'a String>) -> Diagnostic {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    Diagnostic::error(
+        format!("Unknown {kind} type {name:?}"),
+        if known.is_empty() {
+            format!("meshfed has no {kind} types.")
+        } else {
+            format!("meshfed's {kind} types are: {}.", known.join(", "))
+        },
+    )
+}
+
+/// Decodes a value Terraform sent; `what` names it in the diagnostic.
+pub(super) fn decode(
+    dv: Option<&pb::DynamicValue>,
+    ty: &Type,
+    what: &str,
+) -> Result<Value, Diagnostic> {
+    wire::dynamic_value(dv, ty)
+        .map_err(|e| Diagnostic::from_error(format!("Cannot decode {what}"), &e))
+}
+
+/// Encodes a value the provider produced; `what` names it in the diagnostic.
+pub(super) fn encode(v: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostic> {
+    wire::to_dynamic_value(v, ty)
+        .map_err(|e| Diagnostic::from_error(format!("meshfed produced an invalid {what}"), &e))
+}
+
+/// One diagnostic as the repeated field of a response.
+pub(super) fn diags_of(d: Diagnostic) -> Vec<pb::Diagnostic> {
+    vec![wire::diagnostic(&d)]
+}
+
+/// Shorthand: on error, answer a response built from the diagnostic.
+macro_rules! tri {
+    ($e:expr, $resp:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(d) => {
+                return Ok(::tonic::Response::new($resp(
+                    $crate::tfplugin::server::service::diags_of(d),
+                )));
+            }
+        }
+    };
+}
+pub(super) use tri;
