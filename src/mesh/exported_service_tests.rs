@@ -1,3 +1,6 @@
+//! Rendering of `meshfed_exported_service`: golden files, and what users rely on (exactly the
+//! service's host and never a wildcard, the policy's principals, the inverse an import uses).
+
 use super::*;
 
 /// The seed scenario: `bar` in `xyz` of cluster-b.local, port 8080 `http`, every default.

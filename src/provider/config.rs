@@ -5,6 +5,8 @@
 //!
 //! Values unknown at plan time (a cluster created in the same run) are accepted: the connection
 //! or the mesh facts of that cluster are then unknown, settled at apply. No network call.
+//!
+//! Writes into the resources' configuration types; must not import a resource module.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

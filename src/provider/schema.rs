@@ -1,6 +1,7 @@
 //! The provider configuration block's schema: one `cluster "<name>" {}` block per cluster
 //! (connection settings and mesh facts) plus `field_manager`. Its descriptions are what the
 //! registry docs and `terraform providers schema` show.
+//! Imports the protocol layer's schema builder only.
 
 use crate::tfplugin::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::tfplugin::value::Type;

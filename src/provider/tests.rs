@@ -1,3 +1,6 @@
+//! The provider configuration's parse: defaults, conflicts and bad values on their attribute
+//! paths, unknown values settled at apply, and the schema Terraform sees.
+
 use std::collections::BTreeMap;
 
 use super::*;

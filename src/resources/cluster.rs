@@ -2,6 +2,8 @@
 //! (trust domain, DNS suffix, Istio namespace, network), so configurations can refer to them
 //! instead of repeating them, e.g. to build `allowed_principals`. Reads configuration only: no
 //! API call.
+//!
+//! Must not import a resource or the provider layer.
 
 use super::context::{Ctx, not_configured};
 use super::resource::DataSource;

@@ -11,6 +11,8 @@
 //!   deleted objects show as a plan diff while other managers' fields never do; a resource whose
 //!   objects are all gone leaves the state;
 //! - an error reading or writing names the cluster and the object.
+//!
+//! Knows no resource: it works through the [`Resource`] hooks. Must not import the provider layer.
 
 use std::collections::{BTreeMap, BTreeSet};
 

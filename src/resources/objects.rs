@@ -5,6 +5,7 @@
 //!
 //! Secret data never appears in a manifest: it is shown as `sha256:<hex>` of the value.
 //! Pure: no API calls here (see [`super::lifecycle`]).
+//! Must not import the provider layer or any resource.
 
 use std::collections::BTreeMap;
 use std::fmt;

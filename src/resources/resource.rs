@@ -7,6 +7,9 @@
 //! written, the shape of its objects for refresh, and import. Everything they share (deciding
 //! create / update / delete, destroy, writing and pruning objects, refresh, the protocol
 //! responses) is done once, in [`super::lifecycle`].
+//!
+//! The registry is the one place that names every resource; no resource imports another, nor
+//! the provider layer.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

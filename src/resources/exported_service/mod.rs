@@ -9,6 +9,8 @@
 //! load-balancer address shows as a diff here and in every consumer).
 //! Import ID: `<cluster>/<namespace>/<service>`, or `<cluster>/<namespace>/<service>/<gateway
 //! namespace>` when the gateway is not in the cluster's `istio_namespace`.
+//!
+//! Uses the shared modules of `resources`; must not import another resource or the provider.
 
 mod address;
 mod import;

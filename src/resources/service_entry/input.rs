@@ -11,7 +11,7 @@ use crate::tfplugin::diag::{AttrPath, Diagnostics};
 use crate::tfplugin::value::Value;
 
 /// The configuration, checked: where the objects go, and what they are once everything is known.
-pub(super) struct Parsed {
+pub(super) struct EntryInput {
     pub cluster: String,
     pub namespace: String,
     pub name: Field<String>,
@@ -31,7 +31,7 @@ pub struct KnownEntry {
     pub addresses_configured: bool,
 }
 
-impl Parsed {
+impl EntryInput {
     /// The known configuration, when every input is known.
     pub fn known(self) -> Option<KnownEntry> {
         Some(KnownEntry {
@@ -61,7 +61,7 @@ pub(super) fn check_namespace(config: &Value, diags: &mut Diagnostics) -> Field<
 }
 
 /// Reads and checks the configuration; `None` when `diags` got errors.
-pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<Parsed> {
+pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<EntryInput> {
     let Field::Known(cluster) = values::string(config, "cluster") else {
         diags.error_at(
             AttrPath::attr("cluster"),
@@ -105,7 +105,7 @@ pub(super) fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> O
     if diags.has_errors() {
         return None;
     }
-    Some(Parsed {
+    Some(EntryInput {
         cluster,
         namespace,
         name,

@@ -6,6 +6,8 @@
 //! `endpoints` and `subject_alt_names`. Import ID: `<cluster>/<namespace>/<name>`.
 //!
 //! - [`input`]: configuration → checked spec; [`state`]: spec → state; [`import`](mod@import).
+//!
+//! Uses the shared modules of `resources`; must not import another resource or the provider.
 
 mod import;
 mod input;

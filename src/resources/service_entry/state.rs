@@ -2,7 +2,7 @@
 //! in, the state holds both (the other derived), so that an import — which can only see the
 //! objects — plans empty either way.
 
-use super::input::{KnownEntry, Parsed, from_explicit};
+use super::input::{EntryInput, KnownEntry, from_explicit};
 use crate::mesh::service_entry::{Endpoint, ServiceEntrySpec};
 use crate::resources::export::{Export, ports_value};
 use crate::resources::objects::{Manifests, manifests_value};
@@ -63,7 +63,7 @@ fn endpoints_value(eps: &[Endpoint]) -> Value {
 }
 
 /// A planned state whose objects are not known yet: what is known is kept, the rest unknown.
-pub(super) fn unknown_state(config: &Value, p: &Parsed) -> Value {
+pub(super) fn unknown_state(config: &Value, p: &EntryInput) -> Value {
     let keep = |name: &str| match config.get(name) {
         Some(Value::Null) | None => Value::unknown(),
         Some(v) => v.clone(),

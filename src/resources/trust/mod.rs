@@ -12,6 +12,8 @@
 //!
 //! - [`input`]: configuration → checked members and peers; [`ca`]: each member's CA at plan and
 //!   apply; [`state`]: state and private data; [`import`](mod@import).
+//!
+//! Uses the shared modules of `resources`; must not import another resource or the provider.
 
 mod ca;
 mod import;
