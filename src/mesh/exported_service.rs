@@ -24,9 +24,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::service_entry::{Port, SERVICE_ENTRY_API, default_name};
-use super::{
-    MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol, json_string_map, json_strings,
-};
+use super::{Manifest, Protocol, json_string_map, json_strings, metadata};
 
 pub const GATEWAY_API: &str = "networking.istio.io/v1";
 pub const AUTHORIZATION_POLICY_API: &str = "security.istio.io/v1";
@@ -153,14 +151,6 @@ fn is_name(s: &str, max: usize, dots: bool) -> bool {
         && s.chars().all(allowed)
         && !s.starts_with(['-', '.'])
         && !s.ends_with(['-', '.'])
-}
-
-fn metadata(name: &str, namespace: &str) -> Value {
-    json!({
-        "name": name,
-        "namespace": namespace,
-        "labels": { MANAGED_BY_LABEL: MANAGED_BY_VALUE },
-    })
 }
 
 /// The objects of an export, in apply order: policy, alias ServiceEntry, Gateway.

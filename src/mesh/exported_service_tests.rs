@@ -2,6 +2,7 @@
 //! service's host and never a wildcard, the policy's principals, the inverse an import uses).
 
 use super::*;
+use crate::mesh::MANAGED_BY_LABEL;
 
 /// The seed scenario: `bar` in `xyz` of cluster-b.local, port 8080 `http`, every default.
 fn bar_spec() -> ExportSpec {

@@ -44,6 +44,16 @@ pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "meshfed";
 
+/// The metadata every object meshfed writes starts from: its name and namespace, and the
+/// managed-by label.
+pub(crate) fn metadata(name: &str, namespace: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "namespace": namespace,
+        "labels": { MANAGED_BY_LABEL: MANAGED_BY_VALUE },
+    })
+}
+
 /// One rendered Kubernetes object: its identity and the complete object meshfed owns (only the
 /// fields meshfed sets, nothing the API server adds).
 #[derive(Clone, Debug, PartialEq)]

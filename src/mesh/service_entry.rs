@@ -9,9 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    DEFAULT_GATEWAY_PORT, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Protocol, json_strings,
-};
+use super::{DEFAULT_GATEWAY_PORT, Manifest, Protocol, json_strings, metadata};
 
 pub const SERVICE_ENTRY_API: &str = "networking.istio.io/v1";
 pub const DESTINATION_RULE_API: &str = "networking.istio.io/v1";
@@ -81,14 +79,6 @@ pub fn default_name(host: &str) -> String {
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let head: String = base.chars().take(54).collect();
     format!("{}-{hash}", head.trim_end_matches('-'))
-}
-
-fn metadata(name: &str, namespace: &str) -> Value {
-    json!({
-        "name": name,
-        "namespace": namespace,
-        "labels": { MANAGED_BY_LABEL: MANAGED_BY_VALUE },
-    })
 }
 
 /// The ServiceEntry and the DestinationRule, in that order.

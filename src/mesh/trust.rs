@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, to_yaml};
+use super::{Manifest, metadata, to_yaml};
 use crate::cert::encoding::{base64_encode, pem_text, sha256_display};
 use crate::cert::{CaMaterial, CheckedCa};
 
@@ -241,14 +241,6 @@ pub fn render(spec: &TrustSpec) -> Result<Vec<Rendered>, TrustError> {
     Ok(out)
 }
 
-fn metadata(name: &str, namespace: &str) -> Value {
-    json!({
-        "name": name,
-        "namespace": namespace,
-        "labels": { MANAGED_BY_LABEL: MANAGED_BY_VALUE },
-    })
-}
-
 fn cacerts(m: &Member, others: &[&Party], bundle: BundleMode) -> Option<Rendered> {
     let (cert, key, chain) = m.ca.signing()?;
     let mut root = pem_text(m.ca.root_cert_pem());
@@ -347,6 +339,7 @@ pub fn check_configmap_name(trust_domain: &str) -> Result<(), TrustError> {
 mod tests {
     use super::*;
     use crate::cert::{CaRequest, generate_ca};
+    use crate::mesh::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
     /// PEM with a fixed, readable body, so goldens stay stable: nothing here parses it.
     fn pem(label: &str, text: &str) -> String {

@@ -19,6 +19,7 @@ use crate::k8s::ClusterSet;
 pub use crate::resources::context::DEFAULT_FIELD_MANAGER;
 use crate::resources::context::{Ctx, ProviderConfig, not_configured};
 use crate::resources::registry;
+use crate::resources::resource::Dispatch;
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, PlanRequest,
@@ -111,53 +112,49 @@ impl Provider for Meshfed {
 
     async fn plan_resource_change(&self, req: PlanRequest) -> PlanResponse {
         let state = self.state.read().await;
-        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
-            let diagnostics = unavailable(state.is_some(), &req.type_name);
-            return PlanResponse {
+        match target(&state, &req.type_name) {
+            Ok((ctx, r)) => r.plan(&ctx, req).await,
+            Err(diagnostics) => PlanResponse {
                 planned_state: req.proposed_new_state,
                 diagnostics,
                 ..PlanResponse::default()
-            };
-        };
-        r.plan(&s.ctx(), req).await
+            },
+        }
     }
 
     async fn apply_resource_change(&self, req: ApplyRequest) -> ApplyResponse {
         let state = self.state.read().await;
-        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
-            let diagnostics = unavailable(state.is_some(), &req.type_name);
-            return ApplyResponse {
+        match target(&state, &req.type_name) {
+            Ok((ctx, r)) => r.apply(&ctx, req).await,
+            Err(diagnostics) => ApplyResponse {
                 new_state: req.prior_state,
                 diagnostics,
                 ..ApplyResponse::default()
-            };
-        };
-        r.apply(&s.ctx(), req).await
+            },
+        }
     }
 
     async fn read_resource(&self, req: ReadRequest) -> ReadResponse {
         let state = self.state.read().await;
-        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
-            let diagnostics = unavailable(state.is_some(), &req.type_name);
-            return ReadResponse {
+        match target(&state, &req.type_name) {
+            Ok((ctx, r)) => r.read(&ctx, req).await,
+            Err(diagnostics) => ReadResponse {
                 new_state: req.current_state,
                 private: req.private,
                 diagnostics,
-            };
-        };
-        r.read(&s.ctx(), req).await
+            },
+        }
     }
 
     async fn import_resource_state(&self, req: ImportRequest) -> ImportResponse {
         let state = self.state.read().await;
-        let (Some(s), Some(r)) = (state.as_ref(), registry().resource(&req.type_name)) else {
-            let diagnostics = unavailable(state.is_some(), &format!("importing {}", req.type_name));
-            return ImportResponse {
+        match target(&state, &req.type_name) {
+            Ok((ctx, r)) => r.import(&ctx, req).await,
+            Err(diagnostics) => ImportResponse {
                 diagnostics,
                 ..ImportResponse::default()
-            };
-        };
-        r.import(&s.ctx(), req).await
+            },
+        }
     }
 
     async fn read_data_source(&self, req: ReadDataRequest) -> ReadDataResponse {
@@ -174,12 +171,18 @@ impl Provider for Meshfed {
     }
 }
 
-/// Why a resource call cannot be served: no valid configuration yet, or a type meshfed does not
-/// have (the protocol layer answers unknown types itself; this is the fallback).
-fn unavailable(configured: bool, what: &str) -> Diagnostics {
-    if configured {
-        not_supported(&format!("resource {what}")).into()
-    } else {
-        not_configured().into()
-    }
+/// The context and the resource a call goes to, or why it cannot be served: no valid provider
+/// configuration yet, or a type meshfed does not have (the protocol layer answers unknown types
+/// itself; this is the fallback).
+fn target<'a>(
+    state: &'a Option<Configured>,
+    type_name: &str,
+) -> Result<(Ctx<'a>, &'static dyn Dispatch), Diagnostics> {
+    let configured = state
+        .as_ref()
+        .ok_or_else(|| Diagnostics::from(not_configured()))?;
+    let resource = registry()
+        .resource(type_name)
+        .ok_or_else(|| Diagnostics::from(not_supported(&format!("resource {type_name}"))))?;
+    Ok((configured.ctx(), resource))
 }

@@ -19,51 +19,104 @@ pub fn provider_schema() -> Schema {
     )
 }
 
+/// What a cluster attribute holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    /// A credential: sensitive, never shown.
+    Secret,
+    Flag,
+}
+
+use Kind::{Flag, Secret, Text};
+
+/// Every attribute of a cluster block (all optional): the one table the schema and its docs
+/// come from.
+const CLUSTER_ATTRIBUTES: [(&str, Kind, &str); 14] = [
+    (
+        "kubeconfig",
+        Text,
+        "Path to a kubeconfig file (`~` is expanded). Defaults to `KUBECONFIG`, then `~/.kube/config`, when neither `kubeconfig` nor `host` is set. Conflicts with `host`.",
+    ),
+    (
+        "context",
+        Text,
+        "Context of the kubeconfig to use. Defaults to the kubeconfig's current context. Conflicts with `host`.",
+    ),
+    (
+        "host",
+        Text,
+        "URL of the API server, e.g. `https://203.0.113.10:6443`. Use with `token`, `client_certificate` + `client_key`, or `exec`.",
+    ),
+    ("token", Secret, "Bearer token for the API server."),
+    (
+        "client_certificate",
+        Text,
+        "PEM client certificate for TLS client authentication; requires `client_key`.",
+    ),
+    (
+        "client_key",
+        Secret,
+        "PEM private key of `client_certificate`.",
+    ),
+    (
+        "cluster_ca_certificate",
+        Text,
+        "PEM CA certificate(s) that sign the API server's certificate.",
+    ),
+    (
+        "insecure",
+        Flag,
+        "Skip verification of the API server's certificate. Default `false`; not for production.",
+    ),
+    (
+        "tls_server_name",
+        Text,
+        "Server name to verify the API server's certificate against, when it differs from the host.",
+    ),
+    (
+        "proxy_url",
+        Text,
+        "URL of an HTTP(S) or SOCKS5 proxy to reach the API server through.",
+    ),
+    (
+        "trust_domain",
+        Text,
+        "SPIFFE trust domain of the cluster's workloads. Defaults to the cluster's label.",
+    ),
+    (
+        "domain_suffix",
+        Text,
+        "DNS suffix of the cluster's services (`<service>.<namespace>.svc.<domain_suffix>`). Defaults to the cluster's label.",
+    ),
+    (
+        "istio_namespace",
+        Text,
+        "Namespace where istiod runs and reads its CA. Default `istio-system`.",
+    ),
+    (
+        "network",
+        Text,
+        "Istio network name of the cluster (`topology.istio.io/network`), when it has one.",
+    ),
+];
+
 /// One cluster: how to reach its API server, and the facts of its mesh.
 fn cluster_block() -> Block {
-    Block::new()
-        .describe("One cluster of the federation. The label is the name resources use to refer to it.")
-        .attr(Attribute::optional("kubeconfig", Type::String).describe(
-            "Path to a kubeconfig file (`~` is expanded). Defaults to `KUBECONFIG`, then `~/.kube/config`, when neither `kubeconfig` nor `host` is set. Conflicts with `host`.",
-        ))
-        .attr(Attribute::optional("context", Type::String).describe(
-            "Context of the kubeconfig to use. Defaults to the kubeconfig's current context. Conflicts with `host`.",
-        ))
-        .attr(Attribute::optional("host", Type::String).describe(
-            "URL of the API server, e.g. `https://203.0.113.10:6443`. Use with `token`, `client_certificate` + `client_key`, or `exec`.",
-        ))
-        .attr(Attribute::optional("token", Type::String).sensitive().describe("Bearer token for the API server."))
-        .attr(Attribute::optional("client_certificate", Type::String).describe(
-            "PEM client certificate for TLS client authentication; requires `client_key`.",
-        ))
-        .attr(Attribute::optional("client_key", Type::String).sensitive().describe(
-            "PEM private key of `client_certificate`.",
-        ))
-        .attr(Attribute::optional("cluster_ca_certificate", Type::String).describe(
-            "PEM CA certificate(s) that sign the API server's certificate.",
-        ))
-        .attr(Attribute::optional("insecure", Type::Bool).describe(
-            "Skip verification of the API server's certificate. Default `false`; not for production.",
-        ))
-        .attr(Attribute::optional("tls_server_name", Type::String).describe(
-            "Server name to verify the API server's certificate against, when it differs from the host.",
-        ))
-        .attr(Attribute::optional("proxy_url", Type::String).describe(
-            "URL of an HTTP(S) or SOCKS5 proxy to reach the API server through.",
-        ))
-        .attr(Attribute::optional("trust_domain", Type::String).describe(
-            "SPIFFE trust domain of the cluster's workloads. Defaults to the cluster's label.",
-        ))
-        .attr(Attribute::optional("domain_suffix", Type::String).describe(
-            "DNS suffix of the cluster's services (`<service>.<namespace>.svc.<domain_suffix>`). Defaults to the cluster's label.",
-        ))
-        .attr(Attribute::optional("istio_namespace", Type::String).describe(
-            "Namespace where istiod runs and reads its CA. Default `istio-system`.",
-        ))
-        .attr(Attribute::optional("network", Type::String).describe(
-            "Istio network name of the cluster (`topology.istio.io/network`), when it has one.",
-        ))
-        .block(NestedBlock::new("exec", Nesting::List, exec_block()).max_items(1))
+    let block = Block::new().describe(
+        "One cluster of the federation. The label is the name resources use to refer to it.",
+    );
+    let block = CLUSTER_ATTRIBUTES
+        .iter()
+        .fold(block, |block, (name, kind, description)| {
+            let attr = match kind {
+                Text => Attribute::optional(name, Type::String),
+                Secret => Attribute::optional(name, Type::String).sensitive(),
+                Flag => Attribute::optional(name, Type::Bool),
+            };
+            block.attr(attr.describe(description))
+        });
+    block.block(NestedBlock::new("exec", Nesting::List, exec_block()).max_items(1))
 }
 
 /// A credential plugin, as in kubeconfig's `exec`.

@@ -20,7 +20,7 @@ use super::context::Ctx;
 use super::objects::{
     Desired, Manifests, ObjectKey, error_diag, live_display, manifests_of, with_manifests,
 };
-use super::resource::Resource;
+use super::resource::{Call, Resource, Written};
 use crate::k8s::ClusterSet;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
@@ -71,7 +71,7 @@ pub async fn plan<R: Resource>(r: &R, ctx: &Ctx<'_>, req: PlanRequest) -> PlanRe
         };
     }
     let mut diagnostics = Diagnostics::new();
-    match r.plan(ctx, &req, &mut diagnostics).await {
+    match r.plan(Call::new(ctx, &mut diagnostics), &req).await {
         Some(planned) => PlanResponse {
             planned_state: planned.state,
             planned_private: planned.private,
@@ -92,7 +92,7 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
         return destroy(ctx.clusters, req).await;
     }
     let mut diagnostics = Diagnostics::new();
-    let Some((change, writes)) = r.prepare(ctx, &req, &mut diagnostics).await else {
+    let Some((change, writes)) = r.prepare(Call::new(ctx, &mut diagnostics), &req).await else {
         return ApplyResponse {
             new_state: req.prior_state,
             private: req.planned_private,
@@ -102,9 +102,8 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
     let prior = manifests_of(&req.prior_state);
     let (in_place, d) = converge(ctx.clusters, &writes.objects, &prior, writes.order).await;
     diagnostics.extend(d);
-    let done = r
-        .finish(ctx, &req, change, &in_place, &mut diagnostics)
-        .await;
+    let call = Call::new(ctx, &mut diagnostics);
+    let done = r.finish(call, &req, Written { change, in_place }).await;
     ApplyResponse {
         new_state: done.state,
         private: done.private,
@@ -163,7 +162,7 @@ pub async fn import<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ImportRequest) -> Im
     match r.import(ctx, &req.id).await {
         Ok(found) => ImportResponse {
             imported: vec![ImportedResource {
-                type_name: r.type_name().to_string(),
+                type_name: R::TYPE_NAME.to_string(),
                 state: found.state,
                 private: found.private,
             }],

@@ -49,51 +49,52 @@ pub struct Writes {
     pub order: Order,
 }
 
+/// One call of a hook: the context it runs in, and the diagnostics it adds to.
+pub struct Call<'a> {
+    pub ctx: &'a Ctx<'a>,
+    pub diags: &'a mut Diagnostics,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(ctx: &'a Ctx<'a>, diags: &'a mut Diagnostics) -> Call<'a> {
+        Call { ctx, diags }
+    }
+}
+
+/// After the writes: what `prepare` resolved, and the objects now in the clusters (written, or
+/// prior ones not yet pruned).
+pub struct Written<C> {
+    pub change: C,
+    pub in_place: Manifests,
+}
+
 /// One Terraform resource type: a set of Kubernetes objects rendered from its configuration.
 ///
 /// Guarantees the lifecycle gives the hooks: `plan`, `prepare` and `finish` see only creates and
-/// updates (deletes never reach them); `finish` runs after every write was tried, with `in_place`
-/// listing exactly the objects now in the clusters (written, or prior ones not yet pruned).
+/// updates (deletes never reach them); `finish` runs after every write was tried.
 #[tonic::async_trait]
 pub trait Resource: Send + Sync + 'static {
+    /// The Terraform type name, e.g. `meshfed_trust`.
+    const TYPE_NAME: &'static str;
     /// What `prepare` resolved (checked inputs, material read or generated) for `finish`.
     type Change: Send;
 
-    fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
 
     /// Checks that need no provider configuration (values may be unknown: they pass).
-    fn validate(&self, _config: &Value) -> Diagnostics {
-        Diagnostics::new()
-    }
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
 
-    /// The planned state (and private data) of a create or update; `None` when `diags` holds the
-    /// errors that stop it.
-    async fn plan(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &PlanRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<Outcome>;
+    /// The planned state (and private data) of a create or update; `None` when the call's
+    /// diagnostics hold the errors that stop it.
+    async fn plan(&self, call: Call<'_>, req: &PlanRequest) -> Option<Outcome>;
 
-    /// Resolves a create or update and says what to write; `None` when `diags` holds the errors
-    /// that stop it before anything is written.
-    async fn prepare(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<(Self::Change, Writes)>;
+    /// Resolves a create or update and says what to write; `None` when the call's diagnostics
+    /// hold the errors that stop it before anything is written.
+    async fn prepare(&self, call: Call<'_>, req: &ApplyRequest) -> Option<(Self::Change, Writes)>;
 
     /// The new state once the writes were tried.
-    async fn finish(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        change: Self::Change,
-        in_place: &Manifests,
-        diags: &mut Diagnostics,
-    ) -> Outcome;
+    async fn finish(&self, call: Call<'_>, req: &ApplyRequest, w: Written<Self::Change>)
+    -> Outcome;
 
     /// The objects `state` stands for, as rendered from its own inputs: the fields refresh reads
     /// back. An object not among them keeps the shape its manifest has.
@@ -123,13 +124,15 @@ struct Registered<R>(R);
 #[tonic::async_trait]
 impl<R: Resource> Dispatch for Registered<R> {
     fn type_name(&self) -> &'static str {
-        self.0.type_name()
+        R::TYPE_NAME
     }
     fn schema(&self) -> Schema {
         self.0.schema()
     }
     fn validate(&self, config: &Value) -> Diagnostics {
-        self.0.validate(config)
+        let mut diags = Diagnostics::new();
+        self.0.validate(config, &mut diags);
+        diags
     }
     async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse {
         lifecycle::plan(&self.0, ctx, req).await

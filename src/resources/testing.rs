@@ -60,7 +60,7 @@ pub fn with_ctx<T>(config: &ProviderConfig, f: impl AsyncFnOnce(&Ctx<'_>) -> T) 
 /// The plan of creating `r` with `config`, under `provider`.
 pub fn plan_create<R: Resource>(r: &R, provider: &ProviderConfig, config: Value) -> PlanResponse {
     let req = PlanRequest {
-        type_name: r.type_name().into(),
+        type_name: R::TYPE_NAME.into(),
         prior_state: Value::Null,
         proposed_new_state: config.clone(),
         config,

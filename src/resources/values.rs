@@ -123,6 +123,29 @@ pub fn string_map(obj: &Value, name: &str) -> Field<BTreeMap<String, String>> {
     })
 }
 
+/// A check of a string's form: `Err` says what is wrong, to follow the value in a sentence.
+pub type Check = fn(&str) -> Result<(), String>;
+
+/// `field`, after an error on `path` ("Invalid <what>") when it is known and fails `check`.
+pub fn checked(
+    field: Field<String>,
+    path: &AttrPath,
+    what: &str,
+    check: Check,
+    diags: &mut Diagnostics,
+) -> Field<String> {
+    if let Field::Known(s) = &field
+        && let Err(e) = check(s)
+    {
+        diags.error_at(
+            path.clone(),
+            format!("Invalid {what}"),
+            format!("{what} {s:?} {e}."),
+        );
+    }
+    field
+}
+
 /// An integer attribute that must fit `lo..=hi`; out of range is an error on `path`.
 pub fn int_in(
     v: &Value,

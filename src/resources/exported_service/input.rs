@@ -68,7 +68,7 @@ pub(super) struct Attributes {
     workload_selector: Field<BTreeMap<String, String>>,
 }
 
-type Check = fn(&str) -> Result<(), String>;
+use crate::resources::values::{Check, checked};
 
 /// Stage one: reads and checks every attribute; problems go to `diags`.
 pub(super) fn check(config: &Value, diags: &mut Diagnostics) -> Attributes {
@@ -102,26 +102,6 @@ pub(super) fn check(config: &Value, diags: &mut Diagnostics) -> Attributes {
         allowed_principals: check_principals(config, diags),
         workload_selector: check_selector(config, "workload_selector", &AttrPath::root(), diags),
     }
-}
-
-/// A known string that fails `check` is an error on `path`: "Invalid <what>".
-fn checked(
-    field: Field<String>,
-    path: &AttrPath,
-    what: &str,
-    check: Check,
-    diags: &mut Diagnostics,
-) -> Field<String> {
-    if let Field::Known(s) = &field
-        && let Err(e) = check(s)
-    {
-        diags.error_at(
-            path.clone(),
-            format!("Invalid {what}"),
-            format!("{what} {s:?} {e}."),
-        );
-    }
-    field
 }
 
 fn check_alias(a: &str) -> Result<(), String> {
@@ -327,7 +307,12 @@ fn check_alias_differs(spec: &ExportSpec, diags: &mut Diagnostics) {
 }
 
 /// The spec, when every input is known.
-fn build(i: &Attributes, namespace: &str, service: &str, facts: &MeshFacts) -> Option<ExportSpec> {
+pub(super) fn build(
+    i: &Attributes,
+    namespace: &str,
+    service: &str,
+    facts: &MeshFacts,
+) -> Option<ExportSpec> {
     let g = &i.gateway;
     Some(ExportSpec {
         namespace: namespace.to_string(),
@@ -364,176 +349,4 @@ fn build(i: &Attributes, namespace: &str, service: &str, facts: &MeshFacts) -> O
             .clone()
             .or_default_with(|| es::default_workload_selector(service))?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(extra: &[(&str, Value)]) -> Value {
-        let mut m = BTreeMap::from([
-            ("cluster".to_string(), Value::string("cluster-b.local")),
-            ("namespace".to_string(), Value::string("xyz")),
-            ("service".to_string(), Value::string("bar")),
-            (
-                "ports".to_string(),
-                Value::List(vec![Value::object([
-                    ("name", Value::string("http")),
-                    ("number", Value::int(8080)),
-                    ("protocol", Value::string("HTTP")),
-                ])]),
-            ),
-        ]);
-        for (k, v) in extra {
-            m.insert(k.to_string(), v.clone());
-        }
-        Value::Object(m)
-    }
-
-    fn paths(config: &Value) -> Vec<(String, String)> {
-        let mut diags = Diagnostics::new();
-        check(config, &mut diags);
-        diags
-            .iter()
-            .map(|d| {
-                let path = d.attribute.clone().unwrap_or_default().to_string();
-                (path, d.summary.clone())
-            })
-            .collect()
-    }
-
-    fn strings(items: &[&str]) -> Value {
-        Value::List(items.iter().map(|s| Value::string(*s)).collect())
-    }
-
-    #[test]
-    fn the_seed_configuration_passes_stage_one() {
-        assert_eq!(paths(&config(&[])), vec![]);
-    }
-
-    #[test]
-    fn wildcard_and_invalid_aliases_are_refused_on_alias() {
-        for alias in ["*.global", "*", "bar_x.global"] {
-            let got = paths(&config(&[("alias", Value::string(alias))]));
-            assert_eq!(
-                got,
-                vec![("alias".into(), "Invalid alias".into())],
-                "{alias}"
-            );
-        }
-    }
-
-    #[test]
-    fn malformed_principals_are_refused_on_their_element() {
-        let got = paths(&config(&[(
-            "allowed_principals",
-            strings(&[
-                "cluster-a.local/ns/abc/sa/foo",
-                "spiffe://cluster-a.local/ns/abc/sa/foo",
-            ]),
-        )]));
-        assert_eq!(
-            got,
-            vec![("allowed_principals[1]".into(), "Invalid principal".into())]
-        );
-        let got = paths(&config(&[("allowed_principals", strings(&[]))]));
-        assert_eq!(
-            got,
-            vec![("allowed_principals".into(), "No allowed principals".into())]
-        );
-    }
-
-    #[test]
-    fn gateway_parts_are_checked_on_their_own_paths() {
-        let gateway = Value::object([
-            ("selector", Value::Map(BTreeMap::new())),
-            ("namespace", Value::string("Istio")),
-            ("port", Value::int(70000)),
-            ("service", Value::Null),
-            ("addresses", strings(&["198.51.100.20", "not an address"])),
-        ]);
-        let got = paths(&config(&[("gateway", gateway)]));
-        assert_eq!(
-            got,
-            vec![
-                ("gateway.port".into(), "Invalid gateway port".into()),
-                ("gateway.selector".into(), "Empty gateway selector".into()),
-                (
-                    "gateway.namespace".into(),
-                    "Invalid gateway namespace".into()
-                ),
-                (
-                    "gateway.addresses[1]".into(),
-                    "Invalid gateway address".into()
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn invalid_names_ports_and_selectors_are_refused_on_their_paths() {
-        let selector = Value::Map(BTreeMap::from([(
-            "app/x/y".to_string(),
-            Value::string("bar"),
-        )]));
-        let got = paths(&config(&[
-            ("namespace", Value::string("Not_Valid")),
-            ("service", Value::string("bar.x")),
-            ("workload_selector", selector),
-            (
-                "ports",
-                Value::List(vec![Value::object([
-                    ("name", Value::string("http")),
-                    ("number", Value::int(0)),
-                    ("protocol", Value::string("SPDY")),
-                ])]),
-            ),
-        ]));
-        assert_eq!(
-            got,
-            vec![
-                ("namespace".into(), "Invalid namespace".into()),
-                ("service".into(), "Invalid service name".into()),
-                ("ports[0].number".into(), "Invalid port number".into()),
-                ("ports[0].protocol".into(), "Unknown protocol".into()),
-                (
-                    "workload_selector[\"app/x/y\"]".into(),
-                    "Invalid workload_selector".into()
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn unknown_values_always_pass_stage_one() {
-        let got = paths(&config(&[
-            ("alias", Value::unknown()),
-            ("gateway", Value::unknown()),
-            ("allowed_principals", Value::unknown()),
-            ("ports", Value::unknown()),
-        ]));
-        assert_eq!(got, vec![]);
-    }
-
-    #[test]
-    fn defaults_fill_what_the_configuration_leaves_out() {
-        let facts = MeshFacts {
-            trust_domain: "cluster-b.local".into(),
-            domain_suffix: "cluster-b.local".into(),
-            istio_namespace: "istio-system".into(),
-            network: None,
-        };
-        let mut diags = Diagnostics::new();
-        let inputs = check(&config(&[]), &mut diags);
-        let spec = build(&inputs, "xyz", "bar", &facts).expect("all known");
-        assert_eq!(spec.service_account, "bar");
-        assert_eq!(spec.gateway.port, 15443);
-        assert_eq!(spec.gateway.namespace, "istio-system");
-        assert_eq!(spec.gateway.service, "istio-eastwestgateway");
-        assert_eq!(spec.gateway.selector, es::default_gateway_selector());
-        assert_eq!(spec.gateway.addresses, None);
-        assert_eq!(spec.workload_selector, es::default_workload_selector("bar"));
-        let inputs = check(&config(&[("alias", Value::unknown())]), &mut diags);
-        assert!(build(&inputs, "xyz", "bar", &facts).is_none());
-    }
 }

@@ -28,7 +28,7 @@ use crate::resources::context::Ctx;
 use crate::resources::export::{endpoint_type, export_type, port_attributes};
 use crate::resources::lifecycle::{Order, still_unknown};
 use crate::resources::objects::{Desired, Manifests, desired_map, error_diag, manifests_of};
-use crate::resources::resource::{Outcome, Resource, Writes};
+use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::resources::values;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
@@ -39,39 +39,6 @@ pub const TYPE_NAME: &str = "meshfed_exported_service";
 
 /// `meshfed_exported_service`.
 pub struct ExportedService;
-
-fn schema() -> Schema {
-    let port_attrs = port_attributes("The service's port number (1–65535).");
-    let gateway_attrs = vec![
-        Attribute::optional_computed("selector", Type::map(Type::String)).describe("Labels of the east-west gateway's pods. Default `{istio = \"eastwestgateway\"}`."),
-        Attribute::optional_computed("namespace", Type::String).describe("Namespace of the east-west gateway, where the Gateway object goes. Default: the cluster's `istio_namespace`."),
-        Attribute::optional_computed("port", Type::Number).describe("Gateway port for mutual-TLS passthrough (1–65535). Default `15443`."),
-        Attribute::optional_computed("service", Type::String).describe("The gateway's Service (type LoadBalancer), whose `status.loadBalancer.ingress` gives the addresses when `addresses` is not set. Default `istio-eastwestgateway`."),
-        Attribute::optional("addresses", Type::list(Type::String)).describe("IP addresses or DNS names where other clusters reach the gateway. Default: read from the gateway's Service at apply."),
-    ];
-    Schema::new(
-        0,
-        Block::new()
-            .describe("Exposes one service of one cluster to the federation through the cluster's east-west gateway (mutual TLS passed through, `AUTO_PASSTHROUGH`), optionally only to given SPIFFE principals. Its `export` is what `meshfed_service_entry` accepts whole.")
-            .attr(Attribute::computed("id", Type::String).describe("`<cluster>/<namespace>/<service>`; also the import ID."))
-            .attr(Attribute::required("cluster", Type::String).describe("Cluster (a `cluster` label of the provider) the service runs in."))
-            .attr(Attribute::required("namespace", Type::String).describe("Namespace of the service."))
-            .attr(Attribute::required("service", Type::String).describe("Name of the Kubernetes Service to export."))
-            .attr(Attribute::nested("ports", Nesting::List, port_attrs).with_required().describe("Ports of the service that other clusters use."))
-            .attr(Attribute::optional_computed("service_account", Type::String).describe("Service account of the service's workloads: their SPIFFE identity. Default: the service name."))
-            .attr(Attribute::nested("gateway", Nesting::Single, gateway_attrs).with_optional().with_computed().describe("The east-west gateway the service is exposed through."))
-            .attr(Attribute::optional("alias", Type::String).describe("Another host name the service is reachable by through the gateway, e.g. `bar.global`; never a wildcard."))
-            .attr(Attribute::optional("allowed_principals", Type::list(Type::String)).describe("SPIFFE principals (`<trust-domain>/ns/<namespace>/sa/<service-account>`) allowed to call the service's workloads. When set, an ALLOW AuthorizationPolicy denies every other caller — including callers in this cluster."))
-            .attr(Attribute::optional_computed("workload_selector", Type::map(Type::String)).describe("Labels of the service's workloads, selected by the policy and the alias. Default `{app = <service>}`."))
-            .attr(Attribute::computed("host", Type::String).describe("`<service>.<namespace>.svc.<domain_suffix>`."))
-            .attr(Attribute::computed("subject_alt_names", Type::list(Type::String)).describe("`[\"spiffe://<trust_domain>/ns/<namespace>/sa/<service_account>\"]`."))
-            .attr(Attribute::computed("gateway_endpoints", Type::list(endpoint_type())).describe("Where other clusters reach the service: each gateway address with the gateway port."))
-            .attr(Attribute::computed("trust_domain", Type::String).describe("The cluster's SPIFFE trust domain."))
-            .attr(Attribute::computed("network", Type::String).describe("The cluster's Istio network; null when none is set."))
-            .attr(Attribute::computed("export", export_type()).describe("All of the above with the ports, as `meshfed_service_entry` accepts it: `export = meshfed_exported_service.<name>.export`."))
-            .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML, keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.")),
-    )
-}
 
 /// The Gateway, and the policy and alias when configured, in the service's cluster.
 fn desired(cluster: &str, spec: &ExportSpec) -> Vec<Desired> {
@@ -93,29 +60,49 @@ pub struct Resolved {
 
 #[tonic::async_trait]
 impl Resource for ExportedService {
+    const TYPE_NAME: &'static str = TYPE_NAME;
     type Change = Resolved;
 
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
     fn schema(&self) -> Schema {
-        schema()
+        let port_attrs = port_attributes("The service's port number (1–65535).");
+        let gateway_attrs = vec![
+            Attribute::optional_computed("selector", Type::map(Type::String)).describe("Labels of the east-west gateway's pods. Default `{istio = \"eastwestgateway\"}`."),
+            Attribute::optional_computed("namespace", Type::String).describe("Namespace of the east-west gateway, where the Gateway object goes. Default: the cluster's `istio_namespace`."),
+            Attribute::optional_computed("port", Type::Number).describe("Gateway port for mutual-TLS passthrough (1–65535). Default `15443`."),
+            Attribute::optional_computed("service", Type::String).describe("The gateway's Service (type LoadBalancer), whose `status.loadBalancer.ingress` gives the addresses when `addresses` is not set. Default `istio-eastwestgateway`."),
+            Attribute::optional("addresses", Type::list(Type::String)).describe("IP addresses or DNS names where other clusters reach the gateway. Default: read from the gateway's Service at apply."),
+        ];
+        Schema::new(
+            0,
+            Block::new()
+                .describe("Exposes one service of one cluster to the federation through the cluster's east-west gateway (mutual TLS passed through, `AUTO_PASSTHROUGH`), optionally only to given SPIFFE principals. Its `export` is what `meshfed_service_entry` accepts whole.")
+                .attr(Attribute::computed("id", Type::String).describe("`<cluster>/<namespace>/<service>`; also the import ID."))
+                .attr(Attribute::required("cluster", Type::String).describe("Cluster (a `cluster` label of the provider) the service runs in."))
+                .attr(Attribute::required("namespace", Type::String).describe("Namespace of the service."))
+                .attr(Attribute::required("service", Type::String).describe("Name of the Kubernetes Service to export."))
+                .attr(Attribute::nested("ports", Nesting::List, port_attrs).with_required().describe("Ports of the service that other clusters use."))
+                .attr(Attribute::optional_computed("service_account", Type::String).describe("Service account of the service's workloads: their SPIFFE identity. Default: the service name."))
+                .attr(Attribute::nested("gateway", Nesting::Single, gateway_attrs).with_optional().with_computed().describe("The east-west gateway the service is exposed through."))
+                .attr(Attribute::optional("alias", Type::String).describe("Another host name the service is reachable by through the gateway, e.g. `bar.global`; never a wildcard."))
+                .attr(Attribute::optional("allowed_principals", Type::list(Type::String)).describe("SPIFFE principals (`<trust-domain>/ns/<namespace>/sa/<service-account>`) allowed to call the service's workloads. When set, an ALLOW AuthorizationPolicy denies every other caller — including callers in this cluster."))
+                .attr(Attribute::optional_computed("workload_selector", Type::map(Type::String)).describe("Labels of the service's workloads, selected by the policy and the alias. Default `{app = <service>}`."))
+                .attr(Attribute::computed("host", Type::String).describe("`<service>.<namespace>.svc.<domain_suffix>`."))
+                .attr(Attribute::computed("subject_alt_names", Type::list(Type::String)).describe("`[\"spiffe://<trust_domain>/ns/<namespace>/sa/<service_account>\"]`."))
+                .attr(Attribute::computed("gateway_endpoints", Type::list(endpoint_type())).describe("Where other clusters reach the service: each gateway address with the gateway port."))
+                .attr(Attribute::computed("trust_domain", Type::String).describe("The cluster's SPIFFE trust domain."))
+                .attr(Attribute::computed("network", Type::String).describe("The cluster's Istio network; null when none is set."))
+                .attr(Attribute::computed("export", export_type()).describe("All of the above with the ports, as `meshfed_service_entry` accepts it: `export = meshfed_exported_service.<name>.export`."))
+                .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML, keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.")),
+        )
     }
 
-    fn validate(&self, config: &Value) -> Diagnostics {
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         // Checks needing no provider configuration; the cluster and its facts come at plan.
-        let mut diags = Diagnostics::new();
-        input::check(config, &mut diags);
-        diags
+        input::check(config, diags);
     }
 
-    async fn plan(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &PlanRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<Outcome> {
+    async fn plan(&self, call: Call<'_>, req: &PlanRequest) -> Option<Outcome> {
+        let Call { ctx, diags } = call;
         let p = input::parse(ctx, &req.config, diags)?;
         warn_unused_selector(&req.config, diags);
         let (Some(spec), Some(facts)) = (&p.spec, &p.facts) else {
@@ -133,12 +120,8 @@ impl Resource for ExportedService {
         })))
     }
 
-    async fn prepare(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<(Resolved, Writes)> {
+    async fn prepare(&self, call: Call<'_>, req: &ApplyRequest) -> Option<(Resolved, Writes)> {
+        let Call { ctx, diags } = call;
         let p = input::parse(ctx, &req.config, diags)?;
         let (Some(spec), Some(facts)) = (p.spec, p.facts) else {
             diags.push(still_unknown(
@@ -162,14 +145,8 @@ impl Resource for ExportedService {
         Some((resolved, Writes { objects, order }))
     }
 
-    async fn finish(
-        &self,
-        _ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        r: Resolved,
-        in_place: &Manifests,
-        _diags: &mut Diagnostics,
-    ) -> Outcome {
+    async fn finish(&self, _call: Call<'_>, req: &ApplyRequest, w: Written<Resolved>) -> Outcome {
+        let (r, in_place) = (w.change, &w.in_place);
         Outcome::state(state::state_of(&StateInputs {
             cluster: &r.cluster,
             spec: &r.spec,

@@ -48,16 +48,8 @@ const EXPLICIT: [&str; 4] = ["host", "ports", "endpoints", "subject_alt_names"];
 /// Checks that need no provider configuration.
 pub(super) fn check_namespace(config: &Value, diags: &mut Diagnostics) -> Field<String> {
     let namespace = values::string(config, "namespace");
-    if let Field::Known(n) = &namespace
-        && let Err(e) = check_dns_label(n)
-    {
-        diags.error_at(
-            AttrPath::attr("namespace"),
-            "Invalid namespace",
-            format!("namespace {n:?} {e}."),
-        );
-    }
-    namespace
+    let path = AttrPath::attr("namespace");
+    values::checked(namespace, &path, "namespace", check_dns_label, diags)
 }
 
 /// Reads and checks the configuration; `None` when `diags` got errors.

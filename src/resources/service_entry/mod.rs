@@ -21,8 +21,8 @@ use crate::mesh::service_entry as se;
 use crate::resources::context::Ctx;
 use crate::resources::export::{export_type, port_attributes};
 use crate::resources::lifecycle::{Order, still_unknown};
-use crate::resources::objects::{Desired, Manifests, desired_map};
-use crate::resources::resource::{Outcome, Resource, Writes};
+use crate::resources::objects::{Desired, desired_map};
+use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
 use crate::tfplugin::schema::{Attribute, Block, Nesting, Schema};
@@ -33,37 +33,6 @@ pub const TYPE_NAME: &str = "meshfed_service_entry";
 /// `meshfed_service_entry`.
 pub struct ServiceEntry;
 
-fn schema() -> Schema {
-    let endpoint_attrs = vec![
-        Attribute::required("address", Type::String)
-            .describe("IP address or DNS name of a remote east-west gateway."),
-        Attribute::optional_computed("port", Type::Number)
-            .describe("Gateway port. Default `15443`."),
-        Attribute::optional("locality", Type::String)
-            .describe("Locality of the endpoint, `region/zone/subzone`."),
-        Attribute::optional("network", Type::String).describe("Istio network of the endpoint."),
-    ];
-    let ports = port_attributes("The remote service's port number (1–65535).");
-    Schema::new(
-        0,
-        Block::new()
-            .describe("Imports a remote service into one cluster: a ServiceEntry whose endpoints are the remote cluster's east-west gateway(s), and a DestinationRule with `ISTIO_MUTUAL` TLS to it.")
-            .attr(Attribute::computed("id", Type::String).describe("`<cluster>/<namespace>/<name>`; also the import ID."))
-            .attr(Attribute::required("cluster", Type::String).describe("Cluster (a `cluster` label of the provider) to create the objects in."))
-            .attr(Attribute::required("namespace", Type::String).describe("Namespace of the ServiceEntry and DestinationRule."))
-            .attr(Attribute::optional_computed("name", Type::String).describe("Name of both objects. Default: derived from the host, e.g. `bar-xyz-svc-cluster-b-local`."))
-            .attr(Attribute::optional_computed("export", export_type()).describe("The `export` of a `meshfed_exported_service`, accepted whole. Conflicts with `host`, `ports`, `endpoints` and `subject_alt_names`; when they are set instead, this is derived from them."))
-            .attr(Attribute::optional_computed("host", Type::String).describe("Host of the remote service, e.g. `bar.xyz.svc.cluster-b.local`."))
-            .attr(Attribute::nested("ports", Nesting::List, ports).with_optional().with_computed().describe("Ports of the remote service."))
-            .attr(Attribute::nested("endpoints", Nesting::List, endpoint_attrs).with_optional().with_computed().describe("Where the remote service is reached: its cluster's east-west gateway(s). At least one."))
-            .attr(Attribute::optional_computed("subject_alt_names", Type::list(Type::String)).describe("SPIFFE identities the remote workloads present, e.g. `spiffe://cluster-b.local/ns/xyz/sa/bar`."))
-            .attr(Attribute::optional("addresses", Type::list(Type::String)).describe("VIPs (IPs or CIDRs) of the host in this cluster. Required when a port is TCP, TLS, MONGO, MYSQL or REDIS."))
-            .attr(Attribute::optional_computed("export_to", Type::list(Type::String)).describe("Namespaces the objects are visible to. Default `[\".\"]` (this namespace only)."))
-            .attr(Attribute::optional("sni", Type::String).describe("SNI to send instead of Istio's default `outbound_.<port>_._.<host>`."))
-            .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML, keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.")),
-    )
-}
-
 /// The ServiceEntry and the DestinationRule, in the consuming cluster.
 fn desired(cluster: &str, spec: &se::ServiceEntrySpec) -> Vec<Desired> {
     Desired::all_in(cluster, se::render(spec))
@@ -71,29 +40,47 @@ fn desired(cluster: &str, spec: &se::ServiceEntrySpec) -> Vec<Desired> {
 
 #[tonic::async_trait]
 impl Resource for ServiceEntry {
+    const TYPE_NAME: &'static str = TYPE_NAME;
     type Change = KnownEntry;
 
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
     fn schema(&self) -> Schema {
-        schema()
+        let endpoint_attrs = vec![
+            Attribute::required("address", Type::String)
+                .describe("IP address or DNS name of a remote east-west gateway."),
+            Attribute::optional_computed("port", Type::Number)
+                .describe("Gateway port. Default `15443`."),
+            Attribute::optional("locality", Type::String)
+                .describe("Locality of the endpoint, `region/zone/subzone`."),
+            Attribute::optional("network", Type::String).describe("Istio network of the endpoint."),
+        ];
+        let ports = port_attributes("The remote service's port number (1–65535).");
+        Schema::new(
+            0,
+            Block::new()
+                .describe("Imports a remote service into one cluster: a ServiceEntry whose endpoints are the remote cluster's east-west gateway(s), and a DestinationRule with `ISTIO_MUTUAL` TLS to it.")
+                .attr(Attribute::computed("id", Type::String).describe("`<cluster>/<namespace>/<name>`; also the import ID."))
+                .attr(Attribute::required("cluster", Type::String).describe("Cluster (a `cluster` label of the provider) to create the objects in."))
+                .attr(Attribute::required("namespace", Type::String).describe("Namespace of the ServiceEntry and DestinationRule."))
+                .attr(Attribute::optional_computed("name", Type::String).describe("Name of both objects. Default: derived from the host, e.g. `bar-xyz-svc-cluster-b-local`."))
+                .attr(Attribute::optional_computed("export", export_type()).describe("The `export` of a `meshfed_exported_service`, accepted whole. Conflicts with `host`, `ports`, `endpoints` and `subject_alt_names`; when they are set instead, this is derived from them."))
+                .attr(Attribute::optional_computed("host", Type::String).describe("Host of the remote service, e.g. `bar.xyz.svc.cluster-b.local`."))
+                .attr(Attribute::nested("ports", Nesting::List, ports).with_optional().with_computed().describe("Ports of the remote service."))
+                .attr(Attribute::nested("endpoints", Nesting::List, endpoint_attrs).with_optional().with_computed().describe("Where the remote service is reached: its cluster's east-west gateway(s). At least one."))
+                .attr(Attribute::optional_computed("subject_alt_names", Type::list(Type::String)).describe("SPIFFE identities the remote workloads present, e.g. `spiffe://cluster-b.local/ns/xyz/sa/bar`."))
+                .attr(Attribute::optional("addresses", Type::list(Type::String)).describe("VIPs (IPs or CIDRs) of the host in this cluster. Required when a port is TCP, TLS, MONGO, MYSQL or REDIS."))
+                .attr(Attribute::optional_computed("export_to", Type::list(Type::String)).describe("Namespaces the objects are visible to. Default `[\".\"]` (this namespace only)."))
+                .attr(Attribute::optional("sni", Type::String).describe("SNI to send instead of Istio's default `outbound_.<port>_._.<host>`."))
+                .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML, keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`.")),
+        )
     }
 
-    fn validate(&self, config: &Value) -> Diagnostics {
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         // The rest needs the provider configuration and happens at plan.
-        let mut diags = Diagnostics::new();
-        input::check_namespace(config, &mut diags);
-        diags
+        input::check_namespace(config, diags);
     }
 
-    async fn plan(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &PlanRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<Outcome> {
+    async fn plan(&self, call: Call<'_>, req: &PlanRequest) -> Option<Outcome> {
+        let Call { ctx, diags } = call;
         let p = parse(ctx, &req.config, diags)?;
         if p.spec.is_none() {
             return Some(Outcome::state(unknown_state(&req.config, &p)));
@@ -104,12 +91,8 @@ impl Resource for ServiceEntry {
         Some(Outcome::state(state))
     }
 
-    async fn prepare(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<(KnownEntry, Writes)> {
+    async fn prepare(&self, call: Call<'_>, req: &ApplyRequest) -> Option<(KnownEntry, Writes)> {
+        let Call { ctx, diags } = call;
         let Some(known) = parse(ctx, &req.config, diags)?.known() else {
             diags.push(still_unknown("this service entry"));
             return None;
@@ -123,12 +106,11 @@ impl Resource for ServiceEntry {
 
     async fn finish(
         &self,
-        _ctx: &Ctx<'_>,
+        _call: Call<'_>,
         _req: &ApplyRequest,
-        known: KnownEntry,
-        in_place: &Manifests,
-        _diags: &mut Diagnostics,
+        w: Written<KnownEntry>,
     ) -> Outcome {
+        let (known, in_place) = (w.change, &w.in_place);
         Outcome::state(state_of(&known, in_place))
     }
 

@@ -10,7 +10,7 @@ const A: &str = "cluster-a.local";
 
 /// A configuration with every attribute of the schema, null unless given.
 fn config(extra: &[(&str, Value)]) -> Value {
-    let mut v = Value::null_object(&schema().value_type());
+    let mut v = Value::null_object(&ServiceEntry.schema().value_type());
     if let Value::Object(m) = &mut v {
         m.insert("cluster".into(), Value::string(A));
         m.insert("namespace".into(), Value::string("abc"));

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use super::Trust;
 use super::ca::{Planned, decode_text, plan_cas, read_cluster_root};
 use super::input::{self, CaInput, TrustInput};
-use super::schema;
 use super::state::{self, Private, Remembered, cacerts_key, planned_manifests, roots_value};
 use crate::cert::encoding::{certificate_count, first_pem, pem_text, sha256_display};
 use crate::cert::{self, KeyAlgorithm};
@@ -17,6 +17,7 @@ use crate::resources::context::Ctx;
 use crate::resources::lifecycle::refresh;
 use crate::resources::objects::{Manifests, error_diag, manifests_value};
 use crate::resources::resource::Outcome;
+use crate::resources::resource::Resource;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::{Type, Value};
 
@@ -169,7 +170,7 @@ fn ca_block_value(source: Option<&str>, key_algorithm: Option<&str>) -> Value {
 }
 
 fn ca_object_type() -> Option<Type> {
-    let s = schema();
+    let s = Trust.schema();
     let member = s.block.blocks.iter().find(|b| b.type_name == "member")?;
     let ca = member.block.blocks.iter().find(|b| b.type_name == "ca")?;
     Some(ca.block.value_type())
@@ -177,7 +178,7 @@ fn ca_object_type() -> Option<Type> {
 
 /// A whole configuration value (every attribute present) with these members and no peers.
 fn config_value(members: Value, bundle: BundleMode) -> Value {
-    let mut v = Value::null_object(&schema().value_type());
+    let mut v = Value::null_object(&Trust.schema().value_type());
     if let Value::Object(m) = &mut v {
         m.insert("member".into(), members);
         m.insert("peer".into(), Value::List(vec![]));

@@ -31,8 +31,8 @@ use crate::cert::KeyAlgorithm;
 use crate::mesh::trust::{self as tr, Member, MemberCa, TrustSpec};
 use crate::resources::context::Ctx;
 use crate::resources::lifecycle::Order;
-use crate::resources::objects::{Desired, Manifests, manifests_of, manifests_value};
-use crate::resources::resource::{Outcome, Resource, Writes};
+use crate::resources::objects::{Desired, manifests_of, manifests_value};
+use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
 use crate::tfplugin::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
@@ -43,48 +43,6 @@ pub const TYPE_NAME: &str = "meshfed_trust";
 /// `meshfed_trust`.
 pub struct Trust;
 
-fn schema() -> Schema {
-    let ca = Block::new()
-        .describe("Where the member's CA comes from. Default: `source = \"generate\"`.")
-        .attr(Attribute::optional("source", Type::String).describe("`generate` (default): meshfed generates a root CA and an intermediate for istiod. `provided`: the CA below. `cluster`: adopt the root the cluster already uses; meshfed never writes its `cacerts` Secret."))
-        .attr(Attribute::optional("key_algorithm", Type::String).describe(&format!("Key algorithm of a generated CA: one of {}. Default `ECDSA_P256`.", KeyAlgorithm::names())))
-        .attr(Attribute::optional("root_validity_days", Type::Number).describe("Validity of a generated root, in days. Default 3650."))
-        .attr(Attribute::optional("intermediate_validity_days", Type::Number).describe("Validity of a generated intermediate, in days. Default 1825; never beyond the root."))
-        .attr(Attribute::optional("cert_pem", Type::String).describe("`provided`: istiod's signing (intermediate) CA certificate, PEM."))
-        .attr(Attribute::optional("key_pem", Type::String).sensitive().write_only().describe("`provided`: the private key of `cert_pem`, PEM. Sensitive and write-only: never stored in state."))
-        .attr(Attribute::optional("cert_chain_pem", Type::String).describe("`provided`: the chain from `cert_pem` up to the root, PEM, starting with `cert_pem`."))
-        .attr(Attribute::optional("root_cert_pem", Type::String).describe("`provided`: the root CA certificate, PEM."));
-    let member = Block::new()
-        .describe("A member cluster: it gets its own CA and trusts every other party.")
-        .attr(
-            Attribute::required("cluster", Type::String)
-                .describe("A `cluster` label of the provider configuration."),
-        )
-        .block(NestedBlock::new("ca", Nesting::List, ca).max_items(1));
-    let peer = Block::new()
-        .describe("An external party: every member trusts its root; it receives nothing.")
-        .attr(
-            Attribute::required("trust_domain", Type::String)
-                .describe("The peer's SPIFFE trust domain."),
-        )
-        .attr(
-            Attribute::required("root_cert_pem", Type::String)
-                .describe("The peer's root CA certificate, PEM."),
-        );
-    Schema::new(
-        0,
-        Block::new()
-            .describe("Mutual trust among member clusters, each with its own root CA, plus trust of external parties. Private keys never enter Terraform state.")
-            .attr(Attribute::computed("id", Type::String).describe("The member cluster names, comma-separated; also the import ID."))
-            .attr(Attribute::optional_computed("bundle", Type::String).describe("Where other parties' roots go: `mesh_config` (default; the `meshfed-mesh-config` ConfigMap's `caCertificates`) or `cacerts` (also appended to each member's `cacerts` `root-cert.pem`)."))
-            .attr(Attribute::computed("root_certificates", Type::map(Type::String)).describe("Root certificate (PEM) of every party, by trust domain."))
-            .attr(Attribute::computed("fingerprints", Type::map(Type::String)).describe("SHA-256 fingerprint (hex, of the DER) of every party's root, by trust domain."))
-            .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML (Secret values as `sha256:` digests), keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`."))
-            .block(NestedBlock::new("member", Nesting::List, member).min_items(1))
-            .block(NestedBlock::new("peer", Nesting::List, peer)),
-    )
-}
-
 /// What apply resolved: the checked configuration and every member's CA.
 pub struct Resolved {
     input: TrustInput,
@@ -93,29 +51,58 @@ pub struct Resolved {
 
 #[tonic::async_trait]
 impl Resource for Trust {
+    const TYPE_NAME: &'static str = TYPE_NAME;
     type Change = Resolved;
 
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
     fn schema(&self) -> Schema {
-        schema()
+        let ca = Block::new()
+            .describe("Where the member's CA comes from. Default: `source = \"generate\"`.")
+            .attr(Attribute::optional("source", Type::String).describe("`generate` (default): meshfed generates a root CA and an intermediate for istiod. `provided`: the CA below. `cluster`: adopt the root the cluster already uses; meshfed never writes its `cacerts` Secret."))
+            .attr(Attribute::optional("key_algorithm", Type::String).describe(&format!("Key algorithm of a generated CA: one of {}. Default `ECDSA_P256`.", KeyAlgorithm::names())))
+            .attr(Attribute::optional("root_validity_days", Type::Number).describe("Validity of a generated root, in days. Default 3650."))
+            .attr(Attribute::optional("intermediate_validity_days", Type::Number).describe("Validity of a generated intermediate, in days. Default 1825; never beyond the root."))
+            .attr(Attribute::optional("cert_pem", Type::String).describe("`provided`: istiod's signing (intermediate) CA certificate, PEM."))
+            .attr(Attribute::optional("key_pem", Type::String).sensitive().write_only().describe("`provided`: the private key of `cert_pem`, PEM. Sensitive and write-only: never stored in state."))
+            .attr(Attribute::optional("cert_chain_pem", Type::String).describe("`provided`: the chain from `cert_pem` up to the root, PEM, starting with `cert_pem`."))
+            .attr(Attribute::optional("root_cert_pem", Type::String).describe("`provided`: the root CA certificate, PEM."));
+        let member = Block::new()
+            .describe("A member cluster: it gets its own CA and trusts every other party.")
+            .attr(
+                Attribute::required("cluster", Type::String)
+                    .describe("A `cluster` label of the provider configuration."),
+            )
+            .block(NestedBlock::new("ca", Nesting::List, ca).max_items(1));
+        let peer = Block::new()
+            .describe("An external party: every member trusts its root; it receives nothing.")
+            .attr(
+                Attribute::required("trust_domain", Type::String)
+                    .describe("The peer's SPIFFE trust domain."),
+            )
+            .attr(
+                Attribute::required("root_cert_pem", Type::String)
+                    .describe("The peer's root CA certificate, PEM."),
+            );
+        Schema::new(
+            0,
+            Block::new()
+                .describe("Mutual trust among member clusters, each with its own root CA, plus trust of external parties. Private keys never enter Terraform state.")
+                .attr(Attribute::computed("id", Type::String).describe("The member cluster names, comma-separated; also the import ID."))
+                .attr(Attribute::optional_computed("bundle", Type::String).describe("Where other parties' roots go: `mesh_config` (default; the `meshfed-mesh-config` ConfigMap's `caCertificates`) or `cacerts` (also appended to each member's `cacerts` `root-cert.pem`)."))
+                .attr(Attribute::computed("root_certificates", Type::map(Type::String)).describe("Root certificate (PEM) of every party, by trust domain."))
+                .attr(Attribute::computed("fingerprints", Type::map(Type::String)).describe("SHA-256 fingerprint (hex, of the DER) of every party's root, by trust domain."))
+                .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML (Secret values as `sha256:` digests), keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`."))
+                .block(NestedBlock::new("member", Nesting::List, member).min_items(1))
+                .block(NestedBlock::new("peer", Nesting::List, peer)),
+        )
     }
 
-    fn validate(&self, config: &Value) -> Diagnostics {
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         // Members' clusters and their facts need the provider configuration: they come at plan.
-        let mut diags = Diagnostics::new();
-        input::check(config, &mut diags);
-        diags
+        input::check(config, diags);
     }
 
-    async fn plan(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &PlanRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<Outcome> {
+    async fn plan(&self, call: Call<'_>, req: &PlanRequest) -> Option<Outcome> {
+        let Call { ctx, diags } = call;
         let p = input::parse(ctx, &req.config, diags)?;
         let private = Private::from_bytes(&req.prior_private);
         let cas = plan_cas(&p, &private, &manifests_of(&req.prior_state));
@@ -134,12 +121,8 @@ impl Resource for Trust {
         })
     }
 
-    async fn prepare(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        diags: &mut Diagnostics,
-    ) -> Option<(Resolved, Writes)> {
+    async fn prepare(&self, call: Call<'_>, req: &ApplyRequest) -> Option<(Resolved, Writes)> {
+        let Call { ctx, diags } = call;
         let p = input::parse(ctx, &req.config, diags)?;
         let private = Private::from_bytes(&req.planned_private);
         let prior = manifests_of(&req.prior_state);
@@ -166,14 +149,9 @@ impl Resource for Trust {
         Some((Resolved { input: p, cas }, writes))
     }
 
-    async fn finish(
-        &self,
-        ctx: &Ctx<'_>,
-        req: &ApplyRequest,
-        r: Resolved,
-        in_place: &Manifests,
-        diags: &mut Diagnostics,
-    ) -> Outcome {
+    async fn finish(&self, call: Call<'_>, req: &ApplyRequest, w: Written<Resolved>) -> Outcome {
+        let Call { ctx, diags } = call;
+        let (r, in_place) = (w.change, &w.in_place);
         for m in &r.input.members {
             warn_istiod(ctx, m, diags).await;
         }

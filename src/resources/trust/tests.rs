@@ -11,7 +11,10 @@ const B: &str = "cluster-b.local";
 
 /// A configuration with these members (each with an optional `ca` block) and no peers.
 fn config(members: &[(&str, Option<Value>)]) -> Value {
-    let ca_type = match schema().block.blocks[0].block.blocks[0].block.value_type() {
+    let ca_type = match Trust.schema().block.blocks[0].block.blocks[0]
+        .block
+        .value_type()
+    {
         t @ Type::Object(_) => t,
         other => panic!("ca block type {other:?}"),
     };
@@ -28,7 +31,7 @@ fn config(members: &[(&str, Option<Value>)]) -> Value {
             ("ca", Value::List(ca.into_iter().collect())),
         ])
     };
-    let mut v = Value::null_object(&schema().value_type());
+    let mut v = Value::null_object(&Trust.schema().value_type());
     if let Value::Object(m) = &mut v {
         m.insert(
             "member".into(),
@@ -42,6 +45,12 @@ fn config(members: &[(&str, Option<Value>)]) -> Value {
 fn plan(config: Value) -> PlanResponse {
     let p = provider(&[(A, Field::Known(facts(A))), (B, Field::Known(facts(B)))]);
     plan_create(&Trust, &p, config)
+}
+
+/// Validation as the provider runs it, through the registry.
+fn validate(config: &Value) -> Diagnostics {
+    let trust = crate::resources::registry().resource(TYPE_NAME);
+    trust.expect("meshfed_trust is registered").validate(config)
 }
 
 fn paths(d: &Diagnostics) -> Vec<(String, String)> {
@@ -99,7 +108,7 @@ fn validation_checks_ca_blocks_and_bundle_without_the_provider_configuration() {
         m.insert("bundle".into(), Value::string("both"));
     }
     assert_eq!(
-        paths(&Trust.validate(&c)),
+        paths(&validate(&c)),
         [
             ("bundle".to_string(), "Invalid bundle".to_string()),
             (
@@ -129,7 +138,7 @@ fn validation_lets_unknown_values_pass() {
             ])),
         ),
     ]);
-    assert_eq!(paths(&Trust.validate(&c)), []);
+    assert_eq!(paths(&validate(&c)), []);
 }
 
 #[test]
