@@ -40,16 +40,6 @@ pub const TYPE_NAME: &str = "meshfed_exported_service";
 /// `meshfed_exported_service`.
 pub struct ExportedService;
 
-/// The Gateway, and the policy and alias when configured, in the service's cluster.
-fn desired(cluster: &str, spec: &ExportSpec) -> Vec<Desired> {
-    Desired::all_in(cluster, es::render(spec))
-}
-
-/// `ports` as configured: Terraform requires it back verbatim.
-fn config_ports(config: &Value) -> Value {
-    config.get("ports").cloned().unwrap_or(Value::Null)
-}
-
 /// What apply resolved: the checked configuration and the gateway endpoints.
 pub struct Resolved {
     cluster: String,
@@ -170,6 +160,16 @@ impl Resource for ExportedService {
         let state = import::import(ctx, id).await?;
         Ok(Outcome::state(state))
     }
+}
+
+/// The Gateway, and the policy and alias when configured, in the service's cluster.
+fn desired(cluster: &str, spec: &ExportSpec) -> Vec<Desired> {
+    Desired::all_in(cluster, es::render(spec))
+}
+
+/// `ports` as configured: Terraform requires it back verbatim.
+fn config_ports(config: &Value) -> Value {
+    config.get("ports").cloned().unwrap_or(Value::Null)
 }
 
 fn warn_unused_selector(config: &Value, diags: &mut Diagnostics) {

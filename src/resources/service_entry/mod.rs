@@ -33,11 +33,6 @@ pub const TYPE_NAME: &str = "meshfed_service_entry";
 /// `meshfed_service_entry`.
 pub struct ServiceEntry;
 
-/// The ServiceEntry and the DestinationRule, in the consuming cluster.
-fn desired(cluster: &str, spec: &se::ServiceEntrySpec) -> Vec<Desired> {
-    Desired::all_in(cluster, se::render(spec))
-}
-
 #[tonic::async_trait]
 impl Resource for ServiceEntry {
     const TYPE_NAME: &'static str = TYPE_NAME;
@@ -124,4 +119,9 @@ impl Resource for ServiceEntry {
         let state = import::import(ctx, id).await?;
         Ok(Outcome::state(state))
     }
+}
+
+/// The ServiceEntry and the DestinationRule, in the consuming cluster.
+fn desired(cluster: &str, spec: &se::ServiceEntrySpec) -> Vec<Desired> {
+    Desired::all_in(cluster, se::render(spec))
 }
