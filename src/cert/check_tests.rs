@@ -34,6 +34,12 @@ fn has(problems: &[CertProblem], field: CaField, pred: impl Fn(&ProblemKind) -> 
     problems.iter().any(|p| p.field == field && pred(&p.kind))
 }
 
+/// Asserts that `p` is refused now with, among its problems, one on `field` that `pred` accepts.
+fn assert_refused_on(p: ProvidedCa, field: CaField, pred: impl Fn(&ProblemKind) -> bool) {
+    let found = problems(p, now());
+    assert!(has(&found, field, pred), "{field:?}: {found:?}");
+}
+
 /// A self-signed certificate that is not a CA (a TLS server certificate).
 fn leaf_pem() -> String {
     let key = rcgen::KeyPair::generate().expect("key");
@@ -98,29 +104,22 @@ fn a_private_key_given_as_a_certificate_is_refused_as_the_wrong_block() {
 }
 
 #[test]
-fn a_root_that_is_not_a_ca_is_refused() {
-    let p = ProvidedCa {
+fn a_root_or_signing_certificate_that_is_not_a_ca_is_refused() {
+    let a = ca("cluster-a.local");
+    let leaf_as_root = ProvidedCa {
         root_cert_pem: leaf_pem(),
-        ..provided(&ca("cluster-a.local"))
+        ..provided(&a)
     };
-    let found = problems(p, now());
-    assert!(has(&found, CaField::RootCertPem, |k| matches!(
-        k,
-        ProblemKind::CheckCa { .. }
-    )));
-}
-
-#[test]
-fn a_signing_certificate_that_is_not_a_ca_is_refused() {
-    let p = ProvidedCa {
+    let leaf_as_signer = ProvidedCa {
         cert_pem: leaf_pem(),
-        ..provided(&ca("cluster-a.local"))
+        ..provided(&a)
     };
-    let found = problems(p, now());
-    assert!(has(&found, CaField::CertPem, |k| matches!(
-        k,
-        ProblemKind::CheckCa { .. }
-    )));
+    for (p, field) in [
+        (leaf_as_root, CaField::RootCertPem),
+        (leaf_as_signer, CaField::CertPem),
+    ] {
+        assert_refused_on(p, field, |k| matches!(k, ProblemKind::CheckCa { .. }));
+    }
 }
 
 #[test]
@@ -131,8 +130,7 @@ fn a_key_that_does_not_match_its_certificate_is_refused() {
         key_pem: b.intermediate_key_pem.clone(),
         ..provided(&a)
     };
-    let found = problems(p, now());
-    assert!(has(&found, CaField::KeyPem, |k| *k == ProblemKind::MatchKey));
+    assert_refused_on(p, CaField::KeyPem, |k| *k == ProblemKind::MatchKey);
 }
 
 #[test]
@@ -142,25 +140,19 @@ fn an_expired_certificate_is_refused() {
     req.intermediate_validity = Duration::days(365);
     let old = generate_ca(req).expect("generate in the past");
     let found = problems(provided(&old), now());
-    assert!(has(&found, CaField::CertPem, |k| matches!(
-        k,
-        ProblemKind::Expired { .. }
-    )));
-    assert!(has(&found, CaField::RootCertPem, |k| matches!(
-        k,
-        ProblemKind::Expired { .. }
-    )));
+    for field in [CaField::CertPem, CaField::RootCertPem] {
+        let expired = |k: &ProblemKind| matches!(k, ProblemKind::Expired { .. });
+        assert!(has(&found, field, expired), "{field:?}: {found:?}");
+    }
 }
 
 #[test]
 fn a_certificate_that_is_not_yet_valid_is_refused() {
     let future = generate_ca(CaRequest::new("cluster-a.local", now() + Duration::days(2)))
         .expect("generate in the future");
-    let found = problems(provided(&future), now());
-    assert!(has(&found, CaField::CertPem, |k| matches!(
-        k,
-        ProblemKind::NotYetValid { .. }
-    )));
+    assert_refused_on(provided(&future), CaField::CertPem, |k| {
+        matches!(k, ProblemKind::NotYetValid { .. })
+    });
 }
 
 #[test]
@@ -171,11 +163,9 @@ fn a_chain_that_does_not_verify_to_the_root_is_refused() {
         root_cert_pem: b.root_cert_pem.clone(),
         ..provided(&a)
     };
-    let found = problems(p, now());
-    assert!(has(&found, CaField::CertChainPem, |k| matches!(
-        k,
-        ProblemKind::VerifyChain(_)
-    )));
+    assert_refused_on(p, CaField::CertChainPem, |k| {
+        matches!(k, ProblemKind::VerifyChain(_))
+    });
 }
 
 #[test]
@@ -187,12 +177,11 @@ fn a_forged_root_with_the_right_name_but_another_key_is_refused() {
         root_cert_pem: impostor.root_cert_pem.clone(),
         ..provided(&a)
     };
-    let found = problems(p, now());
-    assert!(has(
-        &found,
+    assert_refused_on(
+        p,
         CaField::CertChainPem,
-        |k| matches!(k, ProblemKind::VerifyChain(m) if m.contains("signature"))
-    ));
+        |k| matches!(k, ProblemKind::VerifyChain(m) if m.contains("signature")),
+    );
 }
 
 #[test]
@@ -202,9 +191,7 @@ fn a_chain_that_does_not_begin_with_the_signing_certificate_is_refused() {
         cert_chain_pem: a.root_cert_pem.clone(),
         ..provided(&a)
     };
-    let found = problems(p, now());
-    assert!(has(&found, CaField::CertChainPem, |k| *k
-        == ProblemKind::ChainStart));
+    assert_refused_on(p, CaField::CertChainPem, |k| *k == ProblemKind::ChainStart);
 }
 
 #[test]

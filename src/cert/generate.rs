@@ -322,12 +322,17 @@ mod tests {
         ));
     }
 
+    /// Runs `f` on the intermediate of a CA generated with `algorithm`.
+    fn with_intermediate_of(algorithm: KeyAlgorithm, f: impl FnOnce(&X509Certificate<'_>)) {
+        let mut req = CaRequest::new("cluster-a.local", now());
+        req.key_algorithm = algorithm;
+        let ca = generate_ca(req).expect("generate");
+        with_cert(&ca.intermediate_cert_pem, f)
+    }
+
     #[test]
     fn p384_cas_are_signed_with_ecdsa_sha384() {
-        let mut req = CaRequest::new("cluster-a.local", now());
-        req.key_algorithm = KeyAlgorithm::EcdsaP384;
-        let ca = generate_ca(req).expect("generate");
-        with_cert(&ca.intermediate_cert_pem, |c| {
+        with_intermediate_of(KeyAlgorithm::EcdsaP384, |c| {
             assert_eq!(
                 c.signature_algorithm.algorithm,
                 x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA384
@@ -337,10 +342,7 @@ mod tests {
 
     #[test]
     fn rsa_cas_are_generated_outside_ring_and_signed_with_sha256() {
-        let mut req = CaRequest::new("cluster-a.local", now());
-        req.key_algorithm = KeyAlgorithm::Rsa2048;
-        let ca = generate_ca(req).expect("generate RSA");
-        with_cert(&ca.intermediate_cert_pem, |c| {
+        with_intermediate_of(KeyAlgorithm::Rsa2048, |c| {
             assert_eq!(
                 c.signature_algorithm.algorithm,
                 x509_parser::oid_registry::OID_PKCS1_SHA256WITHRSA

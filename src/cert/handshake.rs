@@ -88,18 +88,10 @@ pub fn mtls_handshake(
     let client_config = client_config(client, client_trusts, &provider)?;
     let server_config = server_config(server, server_trusts, &provider)?;
     let name = ServerName::try_from("workload.invalid").expect("a valid DNS name");
-    let mut c = ClientConnection::new(Arc::new(client_config), name).map_err(|e| {
-        HandshakeFailure::Configure {
-            side: Side::Client,
-            reason: e.to_string(),
-        }
-    })?;
-    let mut s = ServerConnection::new(Arc::new(server_config)).map_err(|e| {
-        HandshakeFailure::Configure {
-            side: Side::Server,
-            reason: e.to_string(),
-        }
-    })?;
+    let mut c = ClientConnection::new(Arc::new(client_config), name)
+        .map_err(configure_failed(Side::Client))?;
+    let mut s =
+        ServerConnection::new(Arc::new(server_config)).map_err(configure_failed(Side::Server))?;
     pump(&mut c, &mut s)?;
     exchange(&mut c, &mut s)?;
     Ok(Authenticated {
@@ -136,16 +128,21 @@ fn roots(side: Side, trusts: &[impl AsRef<str>]) -> Result<RootCertStore, Handsh
     Ok(store)
 }
 
+/// The `Configure` failure of `side`, from what rustls refused.
+fn configure_failed(side: Side) -> impl Fn(rustls::Error) -> HandshakeFailure + Copy {
+    move |e| HandshakeFailure::Configure {
+        side,
+        reason: e.to_string(),
+    }
+}
+
 fn client_config(
     id: &WorkloadCert,
     trusts: &[impl AsRef<str>],
     provider: &Arc<CryptoProvider>,
 ) -> Result<ClientConfig, HandshakeFailure> {
     let side = Side::Client;
-    let fail = |e: rustls::Error| HandshakeFailure::Configure {
-        side,
-        reason: e.to_string(),
-    };
+    let fail = configure_failed(side);
     let (chain, key) = identity(side, id)?;
     let verifier = SpiffeServerVerifier {
         roots: roots(side, trusts)?,
@@ -166,10 +163,7 @@ fn server_config(
     provider: &Arc<CryptoProvider>,
 ) -> Result<ServerConfig, HandshakeFailure> {
     let side = Side::Server;
-    let fail = |e: rustls::Error| HandshakeFailure::Configure {
-        side,
-        reason: e.to_string(),
-    };
+    let fail = configure_failed(side);
     let (chain, key) = identity(side, id)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots(side, trusts)?),
@@ -191,22 +185,24 @@ fn server_config(
 /// Moves records both ways until neither side is handshaking nor has anything to send.
 fn pump(c: &mut ClientConnection, s: &mut ServerConnection) -> Result<(), HandshakeFailure> {
     for _ in 0..MAX_ROUNDS {
-        let to_server = drain(&mut **c)?;
-        feed(&to_server, &mut **s).map_err(|error| HandshakeFailure::Rejected {
-            side: Side::Server,
-            error,
-        })?;
-        let to_client = drain(&mut **s)?;
-        feed(&to_client, &mut **c).map_err(|error| HandshakeFailure::Rejected {
-            side: Side::Client,
-            error,
-        })?;
+        deliver(&mut **c, &mut **s, Side::Server)?;
+        deliver(&mut **s, &mut **c, Side::Client)?;
         let settled = !c.is_handshaking() && !s.is_handshaking();
         if settled && !c.wants_write() && !s.wants_write() {
             return Ok(());
         }
     }
     Err(HandshakeFailure::Stalled { rounds: MAX_ROUNDS })
+}
+
+/// Moves everything `from` has to send to `to`, the `side` that rejects what it objects to.
+fn deliver<A, B>(
+    from: &mut ConnectionCommon<A>,
+    to: &mut ConnectionCommon<B>,
+    side: Side,
+) -> Result<(), HandshakeFailure> {
+    let bytes = drain(from)?;
+    feed(&bytes, to).map_err(|error| HandshakeFailure::Rejected { side, error })
 }
 
 /// Everything `conn` has to send.

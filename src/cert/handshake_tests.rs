@@ -35,42 +35,37 @@ fn the_handshake_succeeds_when_each_side_trusts_the_others_root() {
     assert_eq!(seen.client_id, "spiffe://cluster-a.local/ns/abc/sa/foo");
 }
 
+/// How foo (cluster-a, the client) calling bar (cluster-b, the server) fails when `distrustful`
+/// trusts only its own cluster's root and the other side trusts both.
+fn failure_when_distrusted_by(distrustful: Side) -> HandshakeFailure {
+    let (a, b) = a_and_b();
+    let both = [&a.ca.root_cert_pem, &b.ca.root_cert_pem];
+    let (a_trusts, b_trusts) = match distrustful {
+        Side::Client => (&both[..1], &both[..]),
+        Side::Server => (&both[..], &both[1..]),
+    };
+    let refused = format!("the {distrustful} must refuse a peer whose root it does not trust");
+    mtls_handshake(&a.workload, a_trusts, &b.workload, b_trusts).expect_err(&refused)
+}
+
+/// The side that rejected the handshake, if that is how it failed.
+fn rejected_by(err: &HandshakeFailure) -> Option<Side> {
+    match err {
+        HandshakeFailure::Rejected { side, .. } => Some(*side),
+        _ => None,
+    }
+}
+
 #[test]
 fn the_server_rejects_a_client_whose_root_it_does_not_trust() {
-    let (a, b) = a_and_b();
-    let a_trusts = [&a.ca.root_cert_pem, &b.ca.root_cert_pem];
-    let b_trusts = [&b.ca.root_cert_pem];
-    let err = mtls_handshake(&a.workload, &a_trusts, &b.workload, &b_trusts)
-        .expect_err("bar must not accept foo without cluster-a's root");
-    assert!(
-        matches!(
-            err,
-            HandshakeFailure::Rejected {
-                side: Side::Server,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = failure_when_distrusted_by(Side::Server);
+    assert_eq!(rejected_by(&err), Some(Side::Server), "{err}");
 }
 
 #[test]
 fn the_client_rejects_a_server_whose_root_it_does_not_trust() {
-    let (a, b) = a_and_b();
-    let a_trusts = [&a.ca.root_cert_pem];
-    let b_trusts = [&b.ca.root_cert_pem, &a.ca.root_cert_pem];
-    let err = mtls_handshake(&a.workload, &a_trusts, &b.workload, &b_trusts)
-        .expect_err("foo must not accept bar without cluster-b's root");
-    assert!(
-        matches!(
-            err,
-            HandshakeFailure::Rejected {
-                side: Side::Client,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = failure_when_distrusted_by(Side::Client);
+    assert_eq!(rejected_by(&err), Some(Side::Client), "{err}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 }
 

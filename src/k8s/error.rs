@@ -207,14 +207,20 @@ fn finalizer_hint(finalizers: &[String]) -> String {
     }
 }
 
+/// What a failure is about: a whole cluster, or one request about one object.
+enum Subject<'a> {
+    Cluster(&'a str),
+    Request(&'a FailedRequest),
+}
+
 impl K8sError {
-    /// The cluster the failed request was for.
-    pub fn cluster(&self) -> &str {
+    /// The one place that says which variants are about a request and which about a cluster.
+    fn subject(&self) -> Subject<'_> {
         match self {
             K8sError::UnknownCluster { cluster, .. }
             | K8sError::BadObject { cluster, .. }
             | K8sError::Config { cluster, .. }
-            | K8sError::MissingKind { cluster, .. } => cluster,
+            | K8sError::MissingKind { cluster, .. } => Subject::Cluster(cluster),
             K8sError::Connect { request, .. }
             | K8sError::NamespaceMissing { request, .. }
             | K8sError::NotFound { request, .. }
@@ -224,7 +230,15 @@ impl K8sError {
             | K8sError::Conflict { request, .. }
             | K8sError::Api { request, .. }
             | K8sError::Timeout { request, .. }
-            | K8sError::Decode { request, .. } => &request.cluster,
+            | K8sError::Decode { request, .. } => Subject::Request(request),
+        }
+    }
+
+    /// The cluster the failed request was for.
+    pub fn cluster(&self) -> &str {
+        match self.subject() {
+            Subject::Cluster(cluster) => cluster,
+            Subject::Request(request) => &request.cluster,
         }
     }
 
@@ -235,21 +249,9 @@ impl K8sError {
 
     /// The request that failed, where the failure is about one object.
     pub fn request(&self) -> Option<&FailedRequest> {
-        match self {
-            K8sError::Connect { request, .. }
-            | K8sError::NamespaceMissing { request, .. }
-            | K8sError::NotFound { request, .. }
-            | K8sError::Unauthorized { request, .. }
-            | K8sError::Forbidden { request, .. }
-            | K8sError::Invalid { request, .. }
-            | K8sError::Conflict { request, .. }
-            | K8sError::Api { request, .. }
-            | K8sError::Timeout { request, .. }
-            | K8sError::Decode { request, .. } => Some(request),
-            K8sError::UnknownCluster { .. }
-            | K8sError::BadObject { .. }
-            | K8sError::Config { .. }
-            | K8sError::MissingKind { .. } => None,
+        match self.subject() {
+            Subject::Request(request) => Some(request),
+            Subject::Cluster(_) => None,
         }
     }
 
@@ -294,17 +296,41 @@ pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_deletion_timeout_names_the_finalizers_holding_the_object() {
-        let e = K8sError::Timeout {
+    fn held() -> ObjectRef {
+        ObjectRef::namespaced("v1", "ConfigMap", "xyz", "held")
+    }
+
+    /// A deletion of [`held`] in cluster-b that timed out.
+    fn timeout() -> K8sError {
+        K8sError::Timeout {
             request: Box::new(FailedRequest {
                 cluster: "cluster-b.local".into(),
                 op: Op::Delete,
-                object: ObjectRef::namespaced("v1", "ConfigMap", "xyz", "held"),
+                object: held(),
             }),
             waited: Duration::from_secs(60),
             finalizers: vec!["example.com/hold".into()],
+        }
+    }
+
+    #[test]
+    fn the_cluster_is_named_whether_or_not_the_failure_is_about_one_object() {
+        let unknown = K8sError::UnknownCluster {
+            cluster: "cluster-z.local".into(),
+            known: "cluster-a.local".into(),
         };
+        assert_eq!(unknown.cluster(), "cluster-z.local");
+        assert_eq!(unknown.request(), None);
+        assert_eq!(unknown.object(), None);
+        let e = timeout();
+        assert_eq!(e.cluster(), "cluster-b.local");
+        assert_eq!(e.request().map(|r| r.op), Some(Op::Delete));
+        assert_eq!(e.object(), Some(&held()));
+    }
+
+    #[test]
+    fn a_deletion_timeout_names_the_finalizers_holding_the_object() {
+        let e = timeout();
         assert_eq!(
             e.to_string(),
             "cluster-b.local: delete v1 ConfigMap xyz/held: still present 60 s after deletion was \

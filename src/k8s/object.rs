@@ -30,10 +30,8 @@ impl ObjectRef {
     /// A namespaced object.
     pub fn namespaced(api_version: &str, kind: &str, namespace: &str, name: &str) -> ObjectRef {
         ObjectRef {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
             namespace: Some(namespace.to_string()),
-            name: name.to_string(),
+            ..ObjectRef::cluster_scoped(api_version, kind, name)
         }
     }
 
@@ -151,33 +149,61 @@ mod tests {
         assert_eq!(plural("v1", "Namespace"), "namespaces");
     }
 
+    /// An object with its collection path, how messages write it, and its resource name.
+    struct Example {
+        object: ObjectRef,
+        collection_path: &'static str,
+        shown: &'static str,
+        resource: &'static str,
+    }
+
+    /// An Istio object, a core namespaced one and a cluster-scoped one.
+    fn examples() -> [Example; 3] {
+        [
+            Example {
+                object: ObjectRef::namespaced(
+                    "networking.istio.io/v1",
+                    "ServiceEntry",
+                    "abc",
+                    "bar",
+                ),
+                collection_path: "/apis/networking.istio.io/v1/namespaces/abc/serviceentries",
+                shown: "networking.istio.io/v1 ServiceEntry abc/bar",
+                resource: "serviceentries.networking.istio.io",
+            },
+            Example {
+                object: ObjectRef::namespaced("v1", "ConfigMap", "istio-system", "x"),
+                collection_path: "/api/v1/namespaces/istio-system/configmaps",
+                shown: "v1 ConfigMap istio-system/x",
+                resource: "configmaps",
+            },
+            Example {
+                object: ObjectRef::cluster_scoped("v1", "Namespace", "abc"),
+                collection_path: "/api/v1/namespaces",
+                shown: "v1 Namespace abc",
+                resource: "namespaces",
+            },
+        ]
+    }
+
     #[test]
     fn collection_paths_distinguish_the_core_group_and_scope() {
-        let se = ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar");
-        assert_eq!(
-            se.collection_path(),
-            "/apis/networking.istio.io/v1/namespaces/abc/serviceentries"
-        );
-        let cm = ObjectRef::namespaced("v1", "ConfigMap", "istio-system", "x");
-        assert_eq!(
-            cm.collection_path(),
-            "/api/v1/namespaces/istio-system/configmaps"
-        );
-        let ns = ObjectRef::cluster_scoped("v1", "Namespace", "abc");
-        assert_eq!(ns.collection_path(), "/api/v1/namespaces");
+        for e in examples() {
+            assert_eq!(
+                e.object.collection_path(),
+                e.collection_path,
+                "{}",
+                e.object
+            );
+        }
     }
 
     #[test]
     fn display_reads_api_version_kind_namespace_and_name() {
-        let se = ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", "abc", "bar");
-        assert_eq!(
-            se.to_string(),
-            "networking.istio.io/v1 ServiceEntry abc/bar"
-        );
-        let ns = ObjectRef::cluster_scoped("v1", "Namespace", "abc");
-        assert_eq!(ns.to_string(), "v1 Namespace abc");
-        assert_eq!(se.resource(), "serviceentries.networking.istio.io");
-        assert_eq!(ns.resource(), "namespaces");
+        for e in examples() {
+            assert_eq!(e.object.to_string(), e.shown);
+            assert_eq!(e.object.resource(), e.resource, "{}", e.object);
+        }
     }
 
     #[test]

@@ -46,22 +46,18 @@ mod tests {
         })
     }
 
+    /// The desired object as the API server holds it: with the metadata it sets, another
+    /// manager's label, and status.
     fn live() -> Value {
-        json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": "x",
-                "namespace": "abc",
-                "uid": "1234",
-                "resourceVersion": "77",
-                "creationTimestamp": "2024-01-01T00:00:00Z",
-                "labels": {"app.kubernetes.io/managed-by": "meshfed", "team": "other"},
-                "managedFields": [{"manager": "meshfed"}]
-            },
-            "data": {"mesh": "a: 1"},
-            "status": {"phase": "whatever"}
-        })
+        let mut live = desired();
+        let metadata = &mut live["metadata"];
+        metadata["uid"] = json!("1234");
+        metadata["resourceVersion"] = json!("77");
+        metadata["creationTimestamp"] = json!("2024-01-01T00:00:00Z");
+        metadata["labels"]["team"] = json!("other");
+        metadata["managedFields"] = json!([{"manager": "meshfed"}]);
+        live["status"] = json!({"phase": "whatever"});
+        live
     }
 
     #[test]

@@ -149,28 +149,43 @@ mod tests {
         }
     }
 
-    fn status(message: &str, reason: &str, kind: &str, name: &str) -> Status {
-        let mut s = Status::failure(message, reason);
-        if !kind.is_empty() || !name.is_empty() {
-            s.details = Some(StatusDetails {
-                kind: kind.into(),
-                name: name.into(),
-                group: String::new(),
-                uid: String::new(),
-                causes: Vec::new(),
-                retry_after_seconds: 0,
-            });
-        }
-        s
+    /// The error for `obj`'s request (see [`target`]) answered with `code` and a `Status` body
+    /// without details.
+    fn rejected(obj: &ObjectRef, code: u16, message: &str, reason: &str) -> K8sError {
+        target(obj).rejection(code, &Status::failure(message, reason))
+    }
+
+    /// The same, with details naming the `kind` and `name` the answer is about.
+    fn rejected_naming(
+        obj: &ObjectRef,
+        code: u16,
+        message: &str,
+        reason: &str,
+        kind: &str,
+        name: &str,
+    ) -> K8sError {
+        let mut status = Status::failure(message, reason);
+        status.details = Some(StatusDetails {
+            kind: kind.into(),
+            name: name.into(),
+            group: String::new(),
+            uid: String::new(),
+            causes: Vec::new(),
+            retry_after_seconds: 0,
+        });
+        target(obj).rejection(code, &status)
+    }
+
+    /// The answer when namespace `abc` does not exist.
+    fn namespace_abc_not_found(obj: &ObjectRef) -> K8sError {
+        let message = "namespaces \"abc\" not found";
+        rejected_naming(obj, 404, message, "NotFound", "namespaces", "abc")
     }
 
     #[test]
     fn messages_name_the_cluster_the_object_and_the_operation() {
         let obj = se();
-        let e = target(&obj).rejection(
-            422,
-            &status("spec.resolution: Unsupported value", "Invalid", "", ""),
-        );
+        let e = rejected(&obj, 422, "spec.resolution: Unsupported value", "Invalid");
         assert_eq!(
             e.to_string(),
             "cluster-a.local: apply networking.istio.io/v1 ServiceEntry abc/bar: refused as \
@@ -183,37 +198,21 @@ mod tests {
     #[test]
     fn a_404_without_details_means_the_kind_is_not_served() {
         let obj = se();
-        let e = target(&obj).rejection(
-            404,
-            &status(
-                "the server could not find the requested resource",
-                "NotFound",
-                "",
-                "",
-            ),
-        );
+        let message = "the server could not find the requested resource";
+        let e = rejected(&obj, 404, message, "NotFound");
         assert!(e.is_missing_kind(), "{e:?}");
         assert_eq!(
             e.to_string(),
             "cluster-a.local: the API server does not serve networking.istio.io/v1 ServiceEntry \
              (is its CustomResourceDefinition installed?)"
         );
-        let plain = target(&obj).rejection(404, &Status::failure("404 page not found", ""));
+        let plain = rejected(&obj, 404, "404 page not found", "");
         assert!(plain.is_missing_kind(), "{plain:?}");
     }
 
     #[test]
     fn a_404_naming_the_namespace_means_the_namespace_is_missing() {
-        let obj = se();
-        let e = target(&obj).rejection(
-            404,
-            &status(
-                "namespaces \"abc\" not found",
-                "NotFound",
-                "namespaces",
-                "abc",
-            ),
-        );
+        let e = namespace_abc_not_found(&se());
         assert!(e.is_namespace_missing(), "{e:?}");
         assert!(
             e.to_string().contains("namespace \"abc\" does not exist"),
@@ -223,22 +222,10 @@ mod tests {
 
     #[test]
     fn a_404_naming_the_object_means_the_object_is_gone() {
-        let obj = se();
-        let e = target(&obj).rejection(
-            404,
-            &status("not found", "NotFound", "serviceentries", "bar"),
-        );
+        let e = rejected_naming(&se(), 404, "not found", "NotFound", "serviceentries", "bar");
         assert!(e.is_not_found(), "{e:?}");
         let ns = ObjectRef::cluster_scoped("v1", "Namespace", "abc");
-        let e = target(&ns).rejection(
-            404,
-            &status(
-                "namespaces \"abc\" not found",
-                "NotFound",
-                "namespaces",
-                "abc",
-            ),
-        );
+        let e = namespace_abc_not_found(&ns);
         assert!(
             e.is_not_found(),
             "a missing Namespace object is just gone: {e:?}"
@@ -251,7 +238,7 @@ mod tests {
         let message = "serviceentries.networking.istio.io \"bar\" is forbidden: User \"bob\" \
                        cannot patch resource \"serviceentries\" in API group \
                        \"networking.istio.io\" in the namespace \"abc\"";
-        let e = target(&obj).rejection(403, &status(message, "Forbidden", "serviceentries", "bar"));
+        let e = rejected_naming(&obj, 403, message, "Forbidden", "serviceentries", "bar");
         match &e {
             K8sError::Forbidden {
                 verb,
@@ -277,10 +264,7 @@ mod tests {
     #[test]
     fn a_denial_in_other_words_falls_back_to_the_request_itself() {
         let obj = ObjectRef::namespaced("v1", "ConfigMap", "abc", "x");
-        let e = target(&obj).rejection(
-            403,
-            &status("namespace abc is being terminated", "Forbidden", "", ""),
-        );
+        let e = rejected(&obj, 403, "namespace abc is being terminated", "Forbidden");
         assert!(
             e.to_string()
                 .contains("not allowed to patch configmaps in namespace \"abc\""),
@@ -291,7 +275,7 @@ mod tests {
     #[test]
     fn credentials_refused_name_where_they_came_from() {
         let obj = se();
-        let e = target(&obj).rejection(401, &status("Unauthorized", "Unauthorized", "", ""));
+        let e = rejected(&obj, 401, "Unauthorized", "Unauthorized");
         assert!(e.is_access_denied());
         assert!(
             e.to_string()
@@ -303,19 +287,13 @@ mod tests {
     #[test]
     fn other_answers_keep_code_reason_and_message() {
         let obj = se();
-        let e = target(&obj).rejection(
-            503,
-            &status("etcd unavailable", "ServiceUnavailable", "", ""),
-        );
+        let e = rejected(&obj, 503, "etcd unavailable", "ServiceUnavailable");
         assert_eq!(
             e.to_string(),
             "cluster-a.local: apply networking.istio.io/v1 ServiceEntry abc/bar: the API server \
              answered 503 ServiceUnavailable: etcd unavailable"
         );
-        let c = target(&obj).rejection(
-            409,
-            &status("the object has been modified", "Conflict", "", ""),
-        );
+        let c = rejected(&obj, 409, "the object has been modified", "Conflict");
         assert!(matches!(c, K8sError::Conflict { .. }), "{c:?}");
     }
 }

@@ -119,6 +119,31 @@ struct PinnedClient {
     algorithms: WebPkiSupportedAlgorithms,
 }
 
+/// How rustls verifies a handshake signature for one TLS version
+/// (`rustls::crypto::verify_tls12_signature` or `verify_tls13_signature`).
+type VerifySignature = fn(
+    &[u8],
+    &CertificateDer<'_>,
+    &rustls::DigitallySignedStruct,
+    &WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, rustls::Error>;
+
+impl PinnedClient {
+    /// Verifies a handshake signature: P-521 ones here (ring cannot), the rest with `verify`.
+    fn verify_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+        verify: VerifySignature,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if dss.scheme == rustls::SignatureScheme::ECDSA_NISTP521_SHA512 {
+            return verify_p521(message, cert, dss.signature());
+        }
+        verify(message, cert, dss, &self.algorithms)
+    }
+}
+
 impl ClientCertVerifier for PinnedClient {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
@@ -145,10 +170,7 @@ impl ClientCertVerifier for PinnedClient {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        if dss.scheme == rustls::SignatureScheme::ECDSA_NISTP521_SHA512 {
-            return verify_p521(message, cert, dss.signature());
-        }
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        self.verify_signature(message, cert, dss, rustls::crypto::verify_tls12_signature)
     }
 
     fn verify_tls13_signature(
@@ -157,10 +179,7 @@ impl ClientCertVerifier for PinnedClient {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        if dss.scheme == rustls::SignatureScheme::ECDSA_NISTP521_SHA512 {
-            return verify_p521(message, cert, dss.signature());
-        }
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.verify_signature(message, cert, dss, rustls::crypto::verify_tls13_signature)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

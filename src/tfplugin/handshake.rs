@@ -138,23 +138,23 @@ mod tests {
         );
     }
 
+    /// The handshake of a client with the cookie that offers `versions`.
+    fn offering(versions: &str) -> Result<Handshake, HandshakeError> {
+        Handshake::from_env(&env(&[
+            (MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE),
+            ("PLUGIN_PROTOCOL_VERSIONS", versions),
+        ]))
+    }
+
     #[test]
     fn it_accepts_a_client_that_offers_protocol_6() {
-        let e = env(&[
-            (MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE),
-            ("PLUGIN_PROTOCOL_VERSIONS", "5,6"),
-        ]);
-        let h = Handshake::from_env(&e).expect("accepted");
+        let h = offering("5,6").expect("accepted");
         assert_eq!(h.client_cert_pem, None);
     }
 
     #[test]
     fn it_refuses_a_client_that_offers_only_protocol_5() {
-        let e = env(&[
-            (MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE),
-            ("PLUGIN_PROTOCOL_VERSIONS", "5"),
-        ]);
-        let err = Handshake::from_env(&e).expect_err("refused");
+        let err = offering("5").expect_err("refused");
         assert!(matches!(err, HandshakeError::NoCommonProtocol { .. }));
         assert!(err.to_string().contains("Terraform 1.0"));
     }

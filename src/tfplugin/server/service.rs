@@ -1,6 +1,8 @@
 //! [`ProviderService`], the `tfplugin6.Provider` service over a [`Provider`], and the machinery its
-//! RPCs share: the stop token StopProvider cancels, the panic guard, schema look-up by type name,
-//! and value decoding/encoding whose errors become diagnostics.
+//! RPCs share: the stop token StopProvider cancels, the panic guard, schema look-up by [`Kind`]
+//! and type name, value decoding/encoding whose errors become diagnostics, and the two ways an
+//! RPC's outcome becomes its response: [`verdict`] for the diagnostics of a configuration check,
+//! [`answer`] for a response or the diagnostic that stopped it.
 //!
 //! The RPCs themselves are in `rpcs` (served) and `unsupported` (stubs). Must not import the
 //! go-plugin services, `serve`, or anything outside the protocol layer.
@@ -12,8 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
+use tonic::Response;
 
-use crate::tfplugin::diag::Diagnostic;
+use super::Rpc;
+use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::Provider;
 use crate::tfplugin::schema::{Schema, null_write_only};
 use crate::tfplugin::value::{Type, Value};
@@ -43,12 +47,23 @@ impl<P: Provider> ProviderService<P> {
     }
 
     /// Nulls write-only attributes when the client supports them.
-    pub(super) fn scrub(&self, v: Value, schema: &Schema) -> Value {
+    fn scrub(&self, v: Value, schema: &Schema) -> Value {
         if self.write_only_allowed.load(Ordering::Relaxed) {
             null_write_only(v, &schema.block)
         } else {
             v
         }
+    }
+
+    /// Encodes state the provider produced for `schema`, scrubbed (see [`Self::scrub`]); `what`
+    /// names it in the diagnostic.
+    pub(super) fn encode_state(
+        &self,
+        v: Value,
+        schema: &Schema,
+        what: &str,
+    ) -> Result<pb::DynamicValue, Diagnostic> {
+        encode(&self.scrub(v, schema), &schema.value_type(), what)
     }
 
     fn token(&self) -> CancellationToken {
@@ -93,20 +108,34 @@ impl<P: Provider> ProviderService<P> {
         }
     }
 
-    pub(super) fn resource_schema(&self, type_name: &str) -> Result<&Schema, Diagnostic> {
+    /// The schema of `type_name` among those of `kind`, or the diagnostic that lists the known
+    /// ones.
+    pub(super) fn schema(&self, kind: Kind, type_name: &str) -> Result<&Schema, Diagnostic> {
         let schemas = self.provider.schemas();
-        schemas
-            .resources
+        let of_kind = match kind {
+            Kind::Resource => &schemas.resources,
+            Kind::DataSource => &schemas.data_sources,
+        };
+        of_kind
             .get(type_name)
-            .ok_or_else(|| unknown_type("resource", type_name, schemas.resources.keys()))
+            .ok_or_else(|| unknown_type(kind.noun(), type_name, of_kind.keys()))
     }
+}
 
-    pub(super) fn data_schema(&self, type_name: &str) -> Result<&Schema, Diagnostic> {
-        let schemas = self.provider.schemas();
-        schemas
-            .data_sources
-            .get(type_name)
-            .ok_or_else(|| unknown_type("data source", type_name, schemas.data_sources.keys()))
+/// The two kinds of type a request names by type name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Resource,
+    DataSource,
+}
+
+impl Kind {
+    /// How messages name the kind: "resource", "data source".
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            Kind::Resource => "resource",
+            Kind::DataSource => "data source",
+        }
     }
 }
 
@@ -143,17 +172,22 @@ pub(super) fn diags_of(d: Diagnostic) -> Vec<pb::Diagnostic> {
     vec![wire::diagnostic(&d)]
 }
 
-/// Shorthand: on error, answer a response built from the diagnostic.
-macro_rules! tri {
-    ($e:expr, $resp:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(d) => {
-                return Ok(::tonic::Response::new($resp(
-                    $crate::tfplugin::server::service::diags_of(d),
-                )));
-            }
-        }
-    };
+/// The diagnostics of a provider call that judges a configuration: the provider's, or the one
+/// of the step (decoding, the guard) that stopped it.
+pub(super) fn verdict(judged: Result<Diagnostics, Diagnostic>) -> Vec<pb::Diagnostic> {
+    match judged {
+        Ok(d) => wire::diagnostics(&d),
+        Err(d) => diags_of(d),
+    }
 }
-pub(super) use tri;
+
+/// An RPC's answer: the response `result` holds, or on a diagnostic, the response `failed` builds
+/// around it.
+pub(super) fn answer<T>(
+    result: Result<T, Diagnostic>,
+    failed: impl FnOnce(Vec<pb::Diagnostic>) -> T,
+) -> Rpc<T> {
+    Ok(Response::new(
+        result.unwrap_or_else(|d| failed(diags_of(d))),
+    ))
+}
