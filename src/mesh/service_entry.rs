@@ -22,6 +22,16 @@ pub struct Port {
     pub protocol: Protocol,
 }
 
+impl Port {
+    pub fn new(name: &str, number: u16, protocol: Protocol) -> Port {
+        Port {
+            name: name.to_string(),
+            number,
+            protocol,
+        }
+    }
+}
+
 /// One address where the remote service is reached (a gateway).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -238,11 +248,7 @@ mod tests {
             namespace: "abc".into(),
             host: "bar.xyz.svc.cluster-b.local".into(),
             addresses: vec![],
-            ports: vec![Port {
-                name: "http".into(),
-                number: 8080,
-                protocol: Protocol::Http,
-            }],
+            ports: vec![Port::new("http", 8080, Protocol::Http)],
             endpoints: vec![Endpoint {
                 address: "198.51.100.20".into(),
                 port: 15443,
@@ -255,13 +261,14 @@ mod tests {
         }
     }
 
-    fn golden(name: &str, manifests: &[Manifest]) {
-        crate::mesh::golden::check(name, manifests.iter().map(|m| ("cluster-a.local", m)));
+    fn golden(name: &str, spec: &ServiceEntrySpec) {
+        let in_a = |m| ("cluster-a.local".to_string(), m);
+        crate::mesh::golden::check(name, || render(spec).into_iter().map(in_a).collect());
     }
 
     #[test]
     fn the_seed_scenario_renders_as_the_golden_file() {
-        golden("service_entry_bar.yaml", &render(&bar_spec()));
+        golden("service_entry_bar.yaml", &bar_spec());
     }
 
     #[test]
@@ -269,16 +276,8 @@ mod tests {
         let spec = ServiceEntrySpec {
             addresses: vec!["240.240.0.10".into()],
             ports: vec![
-                Port {
-                    name: "http".into(),
-                    number: 8080,
-                    protocol: Protocol::Http,
-                },
-                Port {
-                    name: "db".into(),
-                    number: 5432,
-                    protocol: Protocol::Tcp,
-                },
+                Port::new("http", 8080, Protocol::Http),
+                Port::new("db", 5432, Protocol::Tcp),
             ],
             endpoints: vec![
                 Endpoint {
@@ -298,17 +297,13 @@ mod tests {
             export_to: vec![".".into(), "istio-system".into()],
             ..bar_spec()
         };
-        golden("service_entry_dns.yaml", &render(&spec));
+        golden("service_entry_dns.yaml", &spec);
     }
 
     #[test]
     fn every_endpoint_maps_every_port_name_to_its_gateway_port_and_is_labelled_for_mtls() {
         let mut spec = bar_spec();
-        spec.ports.push(Port {
-            name: "grpc".into(),
-            number: 9090,
-            protocol: Protocol::Grpc,
-        });
+        spec.ports.push(Port::new("grpc", 9090, Protocol::Grpc));
         let se = &render(&spec)[0];
         let ep = &se.object["spec"]["endpoints"][0];
         assert_eq!(ep["ports"], json!({"http": 15443, "grpc": 15443}));
@@ -365,13 +360,6 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "{a}"
         );
-    }
-
-    #[test]
-    fn rendering_is_deterministic() {
-        let a: Vec<String> = render(&bar_spec()).iter().map(Manifest::to_yaml).collect();
-        let b: Vec<String> = render(&bar_spec()).iter().map(Manifest::to_yaml).collect();
-        assert_eq!(a, b);
     }
 
     #[test]

@@ -401,7 +401,11 @@ mod tests {
                 "a key reached a manifest"
             );
         }
-        crate::mesh::golden::check(name, out.iter().map(|r| (r.cluster.as_str(), &r.manifest)));
+        let objects = || {
+            let out = render(spec).expect("render");
+            out.into_iter().map(|r| (r.cluster, r.manifest)).collect()
+        };
+        crate::mesh::golden::check(name, objects);
     }
 
     fn of<'a>(out: &'a [Rendered], cluster: &str, name: &str) -> &'a Rendered {
