@@ -1,6 +1,7 @@
 //! `meshfed_service_entry` end to end: real Terraform and real OpenTofu drive this build of the
 //! provider against a real kube-apiserver with Istio's CRDs. Each test starts its own control
-//! plane. Needs `scripts/setup`.
+//! plane. Needs real Terraform and OpenTofu and real control planes (`scripts/setup`).
+#[path = "../support/mod.rs"]
 mod support;
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};

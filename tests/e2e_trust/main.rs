@@ -3,7 +3,9 @@
 //! for each CLI. The security result is proven with certificates alone (TESTBED.md): workload
 //! certificates issued from the intermediates read back from the clusters' `cacerts` Secrets, and
 //! a real rustls mutual TLS handshake in which each side trusts exactly the roots its own
-//! cluster's objects list. Needs `scripts/setup`.
+//! cluster's objects list. Needs real Terraform and OpenTofu and real control planes
+//! (`scripts/setup`).
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

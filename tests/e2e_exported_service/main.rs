@@ -1,9 +1,10 @@
 //! `meshfed_exported_service` end to end: real Terraform and real OpenTofu drive this build of the
 //! provider against real kube-apiservers with Istio's CRDs. Each test starts its own control
 //! planes. No controller runs on them: the tests write the gateway Service's load-balancer status
-//! themselves. Needs `scripts/setup`.
-#[path = "exported_service/fixture.rs"]
+//! themselves. The control planes and configurations are in `fixture.rs`. Needs real Terraform
+//! and OpenTofu and real control planes (`scripts/setup`).
 mod fixture;
+#[path = "../support/mod.rs"]
 mod support;
 
 use fixture::*;
