@@ -451,34 +451,58 @@ fn refused_inputs_are_reported_at_plan_on_their_attribute() {
     }
 }
 
+/// What Terraform holds: the addresses in its state, and the entry's values.
+fn held_state(dir: &TfDir) -> (String, serde_json::Value) {
+    let list = dir.run_ok(&["state", "list"]);
+    (list.stdout, resource_values(dir))
+}
+
+/// Runs `args`, which must fail promptly, naming the cluster and the connection error.
+fn assert_fails_unreachable(cli: Cli, dir: &TfDir, args: &[&str]) {
+    let started = std::time::Instant::now();
+    let out = dir.run_code(1, args);
+    let text = out.combined();
+    assert!(
+        text.contains("cluster-a.local"),
+        "{cli}: names the cluster\n{out}"
+    );
+    assert!(
+        text.contains("cannot reach the API server"),
+        "{cli}: a connection error\n{out}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "{cli}: took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A refresh that cannot reach the cluster is an error, never "the objects are gone": plan, apply
+/// and a refresh-only apply fail, and the state still holds the entry with every object as applied.
 #[test]
-fn with_the_api_server_down_plan_fails_naming_the_cluster_and_state_is_unchanged() {
+fn with_the_api_server_down_plan_and_apply_fail_naming_the_cluster_and_the_state_keeps_the_entry() {
     for cli in Cli::both() {
         let c = Cluster::start();
         let dir = c.dir(cli);
         dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-        let before = dir.read("terraform.tfstate");
+        let (addresses, values) = held_state(&dir);
+        assert_eq!(addresses, "meshfed_service_entry.bar\n", "{cli}");
+        for key in [SE_KEY, DR_KEY] {
+            assert!(values["manifests"][key].is_string(), "{cli}: {values}");
+        }
         c.planes.kill(A);
-        let started = std::time::Instant::now();
-        let out = dir.run_code(1, &["plan", "-no-color"]);
-        let text = out.combined();
-        assert!(
-            text.contains("cluster-a.local"),
-            "{cli}: names the cluster\n{out}"
-        );
-        assert!(
-            text.contains("cannot reach the API server"),
-            "{cli}: a connection error\n{out}"
-        );
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "{cli}: took {:?}",
-            started.elapsed()
-        );
-        assert_eq!(
-            dir.read("terraform.tfstate"),
-            before,
-            "{cli}: state changed"
-        );
+        for args in [
+            &["plan", "-no-color"][..],
+            &["apply", "-auto-approve", "-no-color"],
+            &["apply", "-refresh-only", "-auto-approve", "-no-color"],
+        ] {
+            assert_fails_unreachable(cli, &dir, args);
+            assert_eq!(
+                held_state(&dir),
+                (addresses.clone(), values.clone()),
+                "{cli}: after a failed `{}` the state holds the entry as applied",
+                args.join(" ")
+            );
+        }
     }
 }
