@@ -282,7 +282,16 @@ async fn an_object_held_by_a_finalizer_makes_delete_time_out_naming_it() {
 
     // Applying without the finalizer releases it (meshfed owned it), and the deletion completes.
     let released = config_map("held", "cm", "a: 1");
-    let _ = set.apply(A, &released).await;
+    let live = set
+        .apply(A, &released)
+        .await
+        .expect("applying without the finalizer succeeds");
+    assert!(
+        live["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty()),
+        "the apply released the finalizer: {live}"
+    );
     set.delete(A, &id(&released)).await.expect("delete");
     assert_eq!(set.get(A, &id(&released)).await.expect("get"), None);
 }
