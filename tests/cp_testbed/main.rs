@@ -1,6 +1,9 @@
 //! The testbed itself: real Kubernetes control planes with Istio's CRDs, as the end-to-end tests
-//! use them (`tests/support/controlplanes.rs`, `tests/control-planes`). Each test starts its own
-//! planes, so each stands alone; the first run builds the control plane (needs Go).
+//! use them (`tests/support/controlplanes.rs`, `tests/control-planes`): separate stores, real
+//! RBAC and TLS, CRD validation, server-side apply conflicts, killing one plane, and `down`. Each
+//! test starts its own planes, so each stands alone. Needs real control planes (`scripts/setup`;
+//! the first run builds them, with Go); no Terraform.
+#[path = "../support/mod.rs"]
 mod support;
 
 use k8s_openapi::api::authentication::v1::TokenRequest;
@@ -49,45 +52,44 @@ fn service_entry(name: &str, patch: serde_json::Value) -> DynamicObject {
     .expect("a ServiceEntry is a valid DynamicObject")
 }
 
-#[tokio::test]
-async fn each_plane_is_a_separate_real_apiserver_with_istio_crds_and_namespace() {
-    let planes = ControlPlanes::start(&[A, B]);
-    for name in [A, B] {
-        let client = planes.client(name).await;
-        let namespaces: Vec<String> = Api::<Namespace>::all(client.clone())
-            .list(&Default::default())
-            .await
-            .unwrap_or_else(|e| panic!("{name}: listing namespaces: {e}"))
-            .into_iter()
-            .filter_map(|ns| ns.metadata.name)
-            .collect();
-        for want in ["default", "kube-system", "istio-system"] {
-            assert!(
-                namespaces.iter().any(|n| n == want),
-                "{name}: no namespace {want} in {namespaces:?}"
-            );
-        }
-        for crd in [
-            "serviceentries.networking.istio.io",
-            "gateways.networking.istio.io",
-            "destinationrules.networking.istio.io",
-            "authorizationpolicies.security.istio.io",
-        ] {
-            let got = Api::<CustomResourceDefinition>::all(client.clone())
-                .get(crd)
-                .await
-                .unwrap_or_else(|e| panic!("{name}: CRD {crd}: {e}"));
-            let established = got
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            assert!(established, "{name}: CRD {crd} is not Established");
-        }
+/// Cluster `name` serves the usual namespaces, `istio-system`, and Istio's CRDs, established.
+async fn assert_serves_istio_crds_and_namespaces(planes: &ControlPlanes, name: &str) {
+    let client = planes.client(name).await;
+    let namespaces: Vec<String> = Api::<Namespace>::all(client.clone())
+        .list(&Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("{name}: listing namespaces: {e}"))
+        .into_iter()
+        .filter_map(|ns| ns.metadata.name)
+        .collect();
+    for want in ["default", "kube-system", "istio-system"] {
+        assert!(
+            namespaces.iter().any(|n| n == want),
+            "{name}: no namespace {want} in {namespaces:?}"
+        );
     }
+    for crd in [
+        "serviceentries.networking.istio.io",
+        "gateways.networking.istio.io",
+        "destinationrules.networking.istio.io",
+        "authorizationpolicies.security.istio.io",
+    ] {
+        let got = Api::<CustomResourceDefinition>::all(client.clone())
+            .get(crd)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: CRD {crd}: {e}"));
+        let established = got
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        assert!(established, "{name}: CRD {crd} is not Established");
+    }
+}
 
-    // Separate stores: an object written to one cluster does not appear in the other.
+/// Separate stores: an object written to one cluster does not appear in the other.
+async fn assert_separate_stores(planes: &ControlPlanes) {
     let a = Api::<ConfigMap>::namespaced(planes.client(A).await, "default");
     let b = Api::<ConfigMap>::namespaced(planes.client(B).await, "default");
     let cm: ConfigMap =
@@ -109,9 +111,11 @@ async fn each_plane_is_a_separate_real_apiserver_with_istio_crds_and_namespace()
             .is_none(),
         "cluster-b sees cluster-a's ConfigMap: the planes share storage"
     );
+}
 
-    // Authorization is real (RBAC): a service account's token authenticates, but it may do
-    // nothing it was not granted.
+/// Authorization is real (RBAC): a service account's token authenticates, but it may do nothing
+/// it was not granted.
+async fn assert_rbac_is_enforced(planes: &ControlPlanes) {
     let accounts = Api::<ServiceAccount>::namespaced(planes.client(A).await, "default");
     let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "nobody"}}))
         .expect("a valid ServiceAccount");
@@ -139,8 +143,10 @@ async fn each_plane_is_a_separate_real_apiserver_with_istio_crds_and_namespace()
         message.contains("system:serviceaccount:default:nobody"),
         "the refusal should name the user: {message}"
     );
+}
 
-    // Each cluster serves its own certificate: cluster-a's CA does not vouch for cluster-b.
+/// Each cluster serves its own certificate: cluster-a's CA does not vouch for cluster-b.
+async fn assert_own_server_certificates(planes: &ControlPlanes) {
     let mut crossed = planes.config(A).await;
     crossed.cluster_url = planes.config(B).await.cluster_url;
     let crossed = kube::Client::try_from(crossed).expect("building a client");
@@ -152,6 +158,17 @@ async fn each_plane_is_a_separate_real_apiserver_with_istio_crds_and_namespace()
         !matches!(err, kube::Error::Api(_)),
         "expected a TLS failure, got {err:?}"
     );
+}
+
+#[tokio::test]
+async fn each_plane_is_a_separate_real_apiserver_with_istio_crds_and_namespace() {
+    let planes = ControlPlanes::start(&[A, B]);
+    for name in [A, B] {
+        assert_serves_istio_crds_and_namespaces(&planes, name).await;
+    }
+    assert_separate_stores(&planes).await;
+    assert_rbac_is_enforced(&planes).await;
+    assert_own_server_certificates(&planes).await;
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! The provider as users meet it: a real Terraform and a real OpenTofu load this build of meshfed
 //! through `dev_overrides` and talk to it over the plugin protocol (handshake, AutoMTLS, schema,
-//! validation, configuration, data source reads). Needs `scripts/setup`.
+//! validation, configuration, data source reads). No cluster is reached. Needs real Terraform and
+//! OpenTofu (`scripts/setup`); no control plane.
+#[path = "../support/mod.rs"]
 mod support;
 
-use support::tf::{Cli, TfDir};
+use support::tf::{Cli, TfDir, TfOutput};
 
 const REQUIRED: &str = r#"
 terraform {
@@ -24,26 +26,32 @@ data "meshfed_cluster" "a" {
 }
 "#;
 
+/// meshfed's entry of `providers schema -json`, and its provider address.
+fn meshfed_schema(cli: Cli, out: &TfOutput) -> (String, serde_json::Value) {
+    let v: serde_json::Value = serde_json::from_str(
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("{cli}: no JSON line\n{out}")),
+    )
+    .unwrap_or_else(|e| panic!("{cli}: schema JSON: {e}\n{out}"));
+    let schemas = v["provider_schemas"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{cli}: no provider_schemas\n{out}"));
+    let (addr, meshfed) = schemas
+        .iter()
+        .find(|(k, _)| k.ends_with("/meshfed/meshfed"))
+        .unwrap_or_else(|| panic!("{cli}: meshfed missing from {:?}", schemas.keys()));
+    (addr.clone(), meshfed.clone())
+}
+
 #[test]
 fn providers_schema_json_shows_the_cluster_map_block_with_both_clis() {
     for cli in Cli::both() {
         let dir = TfDir::new(cli);
         dir.write("main.tf", config(r#"provider "meshfed" {}"#, ""));
         let out = dir.run_ok(&["providers", "schema", "-json"]);
-        let v: serde_json::Value = serde_json::from_str(
-            out.stdout
-                .lines()
-                .find(|l| l.starts_with('{'))
-                .unwrap_or_else(|| panic!("{cli}: no JSON line\n{out}")),
-        )
-        .unwrap_or_else(|e| panic!("{cli}: schema JSON: {e}\n{out}"));
-        let schemas = v["provider_schemas"]
-            .as_object()
-            .unwrap_or_else(|| panic!("{cli}: no provider_schemas\n{out}"));
-        let (addr, meshfed) = schemas
-            .iter()
-            .find(|(k, _)| k.ends_with("/meshfed/meshfed"))
-            .unwrap_or_else(|| panic!("{cli}: meshfed missing from {:?}", schemas.keys()));
+        let (addr, meshfed) = meshfed_schema(cli, &out);
         let cluster = &meshfed["provider"]["block"]["block_types"]["cluster"];
         assert_eq!(cluster["nesting_mode"], "map", "{cli} {addr}: {cluster}");
         let attrs = &cluster["block"]["attributes"];

@@ -1,6 +1,7 @@
 //! The fixture of the `meshfed_exported_service` end-to-end tests: control planes with the
 //! namespaces of the scenario, the gateway Service (whose load-balancer status the tests write,
-//! as no controller runs), the configurations under test, and state helpers.
+//! as no controller runs), the configurations under test, and state helpers. Needs real control
+//! planes; its working directories run real Terraform and OpenTofu.
 
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};

@@ -1,6 +1,8 @@
 //! Local installation as users get it: `scripts/install-local` builds the release provider into
 //! a filesystem mirror and release archives; a configuration with `source = "meshfed/meshfed"`
-//! and a version constraint then initializes with a plain `terraform init` / `tofu init`.
+//! and a version constraint then initializes with a plain `terraform init` / `tofu init`. Needs
+//! real Terraform and OpenTofu (`scripts/setup`) and a release build (slow); no control plane.
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::process::Command;

@@ -1,9 +1,11 @@
 //! `meshfed_exported_service` end to end: real Terraform and real OpenTofu drive this build of the
 //! provider against real kube-apiservers with Istio's CRDs. Each test starts its own control
 //! planes. No controller runs on them: the tests write the gateway Service's load-balancer status
-//! themselves. Needs `scripts/setup`.
-#[path = "exported_service/fixture.rs"]
+//! themselves. The control planes and configurations are in `fixture.rs`, the refused inputs in
+//! `refused.rs`. Needs real Terraform and OpenTofu and real control planes (`scripts/setup`).
 mod fixture;
+mod refused;
+#[path = "../support/mod.rs"]
 mod support;
 
 use fixture::*;
@@ -278,65 +280,6 @@ fn deleted_objects_are_planned_back_and_dropped_inputs_prune_their_objects() {
     }
 }
 
-const HTTP: &str = r#"[{ name = "http", number = 8080, protocol = "HTTP" }]"#;
-const SERVICE: &str = r#"service   = "bar""#;
-const GATEWAY_LINE: &str = r#"gateway   = { addresses = ["198.51.100.20"] }"#;
-
-/// Each refused input: (text of the example, replaced by, the attribute Terraform must point at,
-/// summary, whether the path goes into an attribute's list or object value).
-#[rustfmt::skip]
-const REFUSED: [(&str, &str, &str, &str, bool); 11] = [
-    ("cluster-b.local", "cluster-x.local", "cluster", "Unknown cluster", false),
-    (r#""xyz""#, r#""Not_Valid""#, "namespace", "Invalid namespace", false),
-    (SERVICE, r#"service = "Bar_x""#, "service", "Invalid service name", false),
-    (HTTP, r#"[{ name = "http", number = 70000, protocol = "HTTP" }]"#, "number", "Invalid port number", true),
-    (HTTP, r#"[{ name = "http", number = 80, protocol = "HTTP" }, { name = "http", number = 81, protocol = "HTTP" }]"#, "name", "Duplicate port name", true),
-    (HTTP, r#"[{ name = "http", number = 80, protocol = "SPDY" }]"#, "protocol", "Unknown protocol", true),
-    (SERVICE, "service = \"bar\"\n  alias = \"*.global\"", "alias", "Invalid alias", false),
-    (SERVICE, "service = \"bar\"\n  alias = \"bar_x.global\"", "alias", "Invalid alias", false),
-    ("cluster-a.local/ns/abc/sa/foo", "spiffe://cluster-a.local/ns/abc/sa/foo", "allowed_principals", "Invalid principal", false),
-    (GATEWAY_LINE, "gateway = {\n    port = 70000\n  }", "port", "Invalid gateway port", true),
-    (GATEWAY_LINE, "gateway = {\n    addresses = [\"not an address\"]\n  }", "addresses", "Invalid gateway address", true),
-];
-
-#[test]
-fn refused_inputs_are_reported_at_plan_on_their_attribute() {
-    for cli in Cli::both() {
-        let p = Planes::start(&[B]);
-        for (from, to, attr, summary, nested) in REFUSED {
-            let config = example().replace(from, to);
-            assert_ne!(config, example(), "{summary}: the example changed");
-            let dir = p.dir(cli, &config);
-            let out = dir.run_code(1, &["plan", "-json"]);
-            let diag = out
-                .stdout
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|m| m["type"] == "diagnostic" && m["diagnostic"]["severity"] == "error")
-                .unwrap_or_else(|| panic!("{cli}: no error diagnostic for {summary}\n{out}"));
-            let d = &diag["diagnostic"];
-            assert!(
-                d["summary"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with(summary)),
-                "{cli}: expected {summary:?}, got {d}"
-            );
-            let code = d["snippet"]["code"].as_str().unwrap_or_default();
-            let on_attr =
-                code.trim_start().starts_with(attr) || code.contains(&format!("{attr} ="));
-            // OpenTofu cannot place a path that goes into an attribute's list or object value
-            // (ports[0].number, gateway.port) in the source, and shows the resource block
-            // instead; Terraform shows the element's line. Both carry the same diagnostic.
-            let tofu_fallback = cli == Cli::Tofu && nested && code.starts_with("resource ");
-            assert!(
-                on_attr || tofu_fallback,
-                "{cli}: {summary}: should point at {attr}, got {code:?}\n{d}"
-            );
-        }
-        assert!(p.gateway().is_none(), "{cli}: nothing created");
-    }
-}
-
 /// Each side of the federation imports back to the same state: `export` equals what the entry
 /// derives from its objects.
 fn each_side_imports_back_to_an_empty_plan(dir: &TfDir) {
@@ -348,6 +291,27 @@ fn each_side_imports_back_to_an_empty_plan(dir: &TfDir) {
         dir.run_ok(&["import", "-no-color", address, &id]);
         plan_is_empty(dir);
     }
+}
+
+/// A's ServiceEntry for bar: bar's host, through B's gateway address, with bar's identity.
+fn assert_entry_reaches_bar_through_b(cli: Cli, entry: &Value) {
+    assert_eq!(
+        entry["spec"]["hosts"],
+        json!(["bar.xyz.svc.cluster-b.local"])
+    );
+    assert_eq!(
+        entry["spec"]["endpoints"][0]["address"], "198.51.100.30",
+        "{cli}"
+    );
+    assert_eq!(
+        entry["spec"]["endpoints"][0]["ports"],
+        json!({"http": 15443})
+    );
+    assert_eq!(
+        entry["spec"]["subjectAltNames"],
+        json!(["spiffe://cluster-b.local/ns/xyz/sa/bar"]),
+        "{cli}"
+    );
 }
 
 #[test]
@@ -362,23 +326,7 @@ fn the_export_feeds_a_service_entry_in_another_cluster_and_a_port_change_flows_i
         let se = |p: &Planes| p.get(A, "networking.istio.io", "ServiceEntry", "abc", SE_NAME);
         let dr = |p: &Planes| p.get(A, "networking.istio.io", "DestinationRule", "abc", SE_NAME);
         let entry = se(&p).unwrap_or_else(|| panic!("{cli}: A's ServiceEntry missing"));
-        assert_eq!(
-            entry["spec"]["hosts"],
-            json!(["bar.xyz.svc.cluster-b.local"])
-        );
-        assert_eq!(
-            entry["spec"]["endpoints"][0]["address"], "198.51.100.30",
-            "{cli}"
-        );
-        assert_eq!(
-            entry["spec"]["endpoints"][0]["ports"],
-            json!({"http": 15443})
-        );
-        assert_eq!(
-            entry["spec"]["subjectAltNames"],
-            json!(["spiffe://cluster-b.local/ns/xyz/sa/bar"]),
-            "{cli}"
-        );
+        assert_entry_reaches_bar_through_b(cli, &entry);
         plan_is_empty(&dir);
 
         let dr_version = resource_version(&dr(&p).expect("DestinationRule"));

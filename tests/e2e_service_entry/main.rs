@@ -1,12 +1,14 @@
 //! `meshfed_service_entry` end to end: real Terraform and real OpenTofu drive this build of the
 //! provider against a real kube-apiserver with Istio's CRDs. Each test starts its own control
-//! plane. Needs `scripts/setup`.
+//! plane. Needs real Terraform and OpenTofu and real control planes (`scripts/setup`).
+#[path = "../support/mod.rs"]
 mod support;
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 use support::controlplanes::ControlPlanes;
+use support::refusal::{Place, assert_points_at, error_diagnostics, mark};
 use support::tf::{Cli, TfDir};
 
 const A: &str = "cluster-a.local";
@@ -309,89 +311,115 @@ fn destroy_removes_both_objects() {
     }
 }
 
-/// (configuration of the resource, the attribute path Terraform must point at, summary)
-fn refused_cases() -> Vec<(String, &'static str, &'static str)> {
-    let base = |extra: &str, ports: &str, endpoints: &str| {
-        format!(
-            r#"resource "meshfed_service_entry" "bar" {{
-  cluster   = "cluster-a.local"
-  namespace = "abc"
-  host      = "bar.xyz.svc.cluster-b.local"
-  ports     = {ports}
-  endpoints = {endpoints}
-  {extra}
-}}"#
-        )
-    };
-    let http = r#"[{ name = "http", number = 8080, protocol = "HTTP" }]"#;
-    let ep = r#"[{ address = "198.51.100.20" }]"#;
+/// A port of a list of ports written one attribute per line.
+fn port(name: &str, number: u32, protocol: &str) -> String {
+    format!(
+        "    {{\n      name     = \"{name}\"\n      number   = {number}\n      protocol = \"{protocol}\"\n    }},\n"
+    )
+}
+
+/// The registry example's entry written one attribute (and one port attribute) per line, with
+/// these ports and `endpoints` text, and `extra` lines after `host`.
+fn entry(ports: &[String], endpoints: &str, extra: &str) -> String {
+    format!(
+        "resource \"meshfed_service_entry\" \"bar\" {{\n  cluster   = \"{A}\"\n  namespace = \"abc\"\n  host      = \"bar.xyz.svc.cluster-b.local\"\n{extra}  ports = [\n{}  ]\n{endpoints}}}\n",
+        ports.concat()
+    )
+}
+
+/// A configuration refused at plan: the summary of the error, and the configuration with the
+/// refused attribute's line marked.
+struct Refused {
+    summary: &'static str,
+    main: String,
+    /// The path goes into `ports`, a list of objects: OpenTofu shows the resource block.
+    in_ports: bool,
+}
+
+fn refused(summary: &'static str, config: String, needle: &str, nth: usize) -> Refused {
+    Refused {
+        summary,
+        main: mark(&config, needle, nth),
+        in_ports: false,
+    }
+}
+
+fn refused_in_ports(summary: &'static str, ports: &[String], needle: &str, nth: usize) -> Refused {
+    Refused {
+        in_ports: true,
+        ..refused(summary, entry(ports, ENDPOINTS, ""), needle, nth)
+    }
+}
+
+const ENDPOINTS: &str = "  endpoints = [\n    { address = \"198.51.100.20\" },\n  ]\n";
+
+/// Refused top-level attributes: both CLIs point at their line.
+fn attribute_cases() -> Vec<Refused> {
+    let http = || vec![port("http", 8080, "HTTP")];
+    let valid = entry(&http(), ENDPOINTS, "");
     vec![
-        (
-            base("", http, ep).replace("cluster-a.local", "cluster-x.local"),
-            "cluster",
+        refused(
             "Unknown cluster",
+            valid.replace(A, "cluster-x.local"),
+            "cluster   =",
+            0,
         ),
-        (
-            base("", http, ep).replace(r#""abc""#, r#""Not_Valid""#),
-            "namespace",
+        refused(
             "Invalid namespace",
+            valid.replace("\"abc\"", "\"Not_Valid\""),
+            "namespace =",
+            0,
         ),
-        (
-            base("", http, ep).replace("bar.xyz.svc.cluster-b.local", "bar_x.cluster"),
-            "host",
+        refused(
             "Invalid host",
+            valid.replace("bar.xyz.svc.cluster-b.local", "bar_x.cluster"),
+            "host      =",
+            0,
         ),
-        (
-            base(
-                "",
-                r#"[{ name = "http", number = 70000, protocol = "HTTP" }]"#,
-                ep,
-            ),
-            "number",
-            "Invalid port number",
+        refused(
+            "No endpoints",
+            entry(&http(), "  endpoints = []\n", ""),
+            "endpoints",
+            0,
         ),
-        (
-            base(
-                "",
-                r#"[{ name = "http", number = 80, protocol = "HTTP" }, { name = "http", number = 81, protocol = "HTTP" }]"#,
-                ep,
-            ),
-            "name",
-            "Duplicate port name",
-        ),
-        (
-            base(
-                "",
-                r#"[{ name = "a", number = 80, protocol = "HTTP" }, { name = "b", number = 80, protocol = "HTTP" }]"#,
-                ep,
-            ),
-            "number",
-            "Duplicate port number",
-        ),
-        (
-            base(
-                "",
-                r#"[{ name = "http", number = 80, protocol = "SPDY" }]"#,
-                ep,
-            ),
-            "protocol",
-            "Unknown protocol",
-        ),
-        (
-            base(
-                "",
-                r#"[{ name = "db", number = 5432, protocol = "TCP" }]"#,
-                ep,
-            ),
-            "protocol",
-            "A VIP is needed",
-        ),
-        (base("", http, "[]"), "endpoints", "No endpoints"),
-        (
-            base(r#"name = "Bad_Name""#, http, ep),
-            "name",
+        refused(
             "Invalid name",
+            entry(&http(), ENDPOINTS, "  name      = \"Bad_Name\"\n"),
+            "name      =",
+            0,
         ),
+    ]
+}
+
+/// Refused values inside `ports`, a list of objects.
+fn port_cases() -> Vec<Refused> {
+    vec![
+        refused_in_ports(
+            "Invalid port number",
+            &[port("http", 70000, "HTTP")],
+            "number",
+            0,
+        ),
+        // The second port repeats the first's name or number: the second is at fault.
+        refused_in_ports(
+            "Duplicate port name",
+            &[port("http", 80, "HTTP"), port("http", 81, "HTTP")],
+            "name ",
+            1,
+        ),
+        refused_in_ports(
+            "Duplicate port number",
+            &[port("a", 80, "HTTP"), port("b", 80, "HTTP")],
+            "number",
+            1,
+        ),
+        refused_in_ports(
+            "Unknown protocol",
+            &[port("http", 80, "SPDY")],
+            "protocol",
+            0,
+        ),
+        refused_in_ports("A VIP is needed", &[port("db", 5432, "TCP")], "protocol", 0),
     ]
 }
 
@@ -399,77 +427,82 @@ fn refused_cases() -> Vec<(String, &'static str, &'static str)> {
 fn refused_inputs_are_reported_at_plan_on_their_attribute() {
     for cli in Cli::both() {
         let c = Cluster::start();
-        for (config, attr, summary) in refused_cases() {
+        for case in attribute_cases().into_iter().chain(port_cases()) {
+            let summary = case.summary;
             let dir = TfDir::new(cli);
             dir.write("provider.tf", c.provider());
-            dir.write("main.tf", &config);
+            dir.write("main.tf", &case.main);
             let out = dir.run_code(1, &["plan", "-json"]);
-            let diag = out
-                .stdout
-                .lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .find(|m| m["type"] == "diagnostic" && m["diagnostic"]["severity"] == "error")
+            let diags = error_diagnostics(&out);
+            let d = diags
+                .first()
                 .unwrap_or_else(|| panic!("{cli}: no error diagnostic for {summary}\n{out}"));
-            let d = &diag["diagnostic"];
             assert!(
                 d["summary"]
                     .as_str()
                     .is_some_and(|s| s.starts_with(summary)),
                 "{cli}: expected {summary:?}, got {d}"
             );
-            let code = d["snippet"]["code"].as_str().unwrap_or_default();
-            let on_attr =
-                code.trim_start().starts_with(attr) || code.contains(&format!("{attr} ="));
-            // OpenTofu 1.12 cannot place a path that goes into a list of objects written as an
-            // attribute (ports[0].number) in the source, and shows the resource block instead;
-            // Terraform shows the element's line. Both carry the same diagnostic.
-            let nested = matches!(
-                summary,
-                "Invalid port number"
-                    | "Duplicate port name"
-                    | "Duplicate port number"
-                    | "Unknown protocol"
-                    | "A VIP is needed"
-            );
-            let tofu_fallback = cli == Cli::Tofu && nested && code.starts_with("resource ");
-            assert!(
-                on_attr || tofu_fallback,
-                "{cli}: {summary}: should point at {attr}, got {code:?}\n{d}"
-            );
+            let place = Place::of(cli, case.in_ports);
+            assert_points_at(cli, summary, d, "main.tf", &case.main, place);
         }
         // Nothing was created by any of them.
         assert!(c.get("ServiceEntry").is_none(), "{cli}");
     }
 }
 
+/// What Terraform holds: the addresses in its state, and the entry's values.
+fn held_state(dir: &TfDir) -> (String, serde_json::Value) {
+    let list = dir.run_ok(&["state", "list"]);
+    (list.stdout, resource_values(dir))
+}
+
+/// Runs `args`, which must fail promptly, naming the cluster and the connection error.
+fn assert_fails_unreachable(cli: Cli, dir: &TfDir, args: &[&str]) {
+    let started = std::time::Instant::now();
+    let out = dir.run_code(1, args);
+    let text = out.combined();
+    assert!(
+        text.contains("cluster-a.local"),
+        "{cli}: names the cluster\n{out}"
+    );
+    assert!(
+        text.contains("cannot reach the API server"),
+        "{cli}: a connection error\n{out}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "{cli}: took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A refresh that cannot reach the cluster is an error, never "the objects are gone": plan, apply
+/// and a refresh-only apply fail, and the state still holds the entry with every object as applied.
 #[test]
-fn with_the_api_server_down_plan_fails_naming_the_cluster_and_state_is_unchanged() {
+fn with_the_api_server_down_plan_and_apply_fail_naming_the_cluster_and_the_state_keeps_the_entry() {
     for cli in Cli::both() {
         let c = Cluster::start();
         let dir = c.dir(cli);
         dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-        let before = dir.read("terraform.tfstate");
+        let (addresses, values) = held_state(&dir);
+        assert_eq!(addresses, "meshfed_service_entry.bar\n", "{cli}");
+        for key in [SE_KEY, DR_KEY] {
+            assert!(values["manifests"][key].is_string(), "{cli}: {values}");
+        }
         c.planes.kill(A);
-        let started = std::time::Instant::now();
-        let out = dir.run_code(1, &["plan", "-no-color"]);
-        let text = out.combined();
-        assert!(
-            text.contains("cluster-a.local"),
-            "{cli}: names the cluster\n{out}"
-        );
-        assert!(
-            text.contains("cannot reach the API server"),
-            "{cli}: a connection error\n{out}"
-        );
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "{cli}: took {:?}",
-            started.elapsed()
-        );
-        assert_eq!(
-            dir.read("terraform.tfstate"),
-            before,
-            "{cli}: state changed"
-        );
+        for args in [
+            &["plan", "-no-color"][..],
+            &["apply", "-auto-approve", "-no-color"],
+            &["apply", "-refresh-only", "-auto-approve", "-no-color"],
+        ] {
+            assert_fails_unreachable(cli, &dir, args);
+            assert_eq!(
+                held_state(&dir),
+                (addresses.clone(), values.clone()),
+                "{cli}: after a failed `{}` the state holds the entry as applied",
+                args.join(" ")
+            );
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The seed federation end to end (`examples/federation`): two real control planes, real
 //! Terraform and real OpenTofu. The example applies, a second plan is empty, the trust exchange
 //! holds up in a real mutual TLS handshake, and destroy leaves neither cluster with any of
-//! meshfed's objects. Needs `scripts/setup`.
+//! meshfed's objects; a port change touches only what it must. Needs real Terraform and OpenTofu
+//! and real control planes (`scripts/setup`).
+#[path = "../support/mod.rs"]
 mod support;
 
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -171,6 +173,96 @@ impl Federation {
     }
 }
 
+/// Each cluster holds the objects of its side of the federation.
+fn assert_each_side_applied(cli: Cli, f: &Federation) {
+    let a = f.meshfed_objects(A);
+    let b = f.meshfed_objects(B);
+    for want in [
+        "Secret istio-system/cacerts",
+        "ConfigMap istio-system/cluster-b.local-ca-root-cert",
+        "ConfigMap istio-system/meshfed-mesh-config",
+        "ServiceEntry abc/bar-xyz-svc-cluster-b-local",
+        "DestinationRule abc/bar-xyz-svc-cluster-b-local",
+    ] {
+        assert!(
+            a.contains(&want.to_string()),
+            "{cli}: {A} lacks {want}: {a:?}"
+        );
+    }
+    for want in [
+        "Secret istio-system/cacerts",
+        "ConfigMap istio-system/cluster-a.local-ca-root-cert",
+        "AuthorizationPolicy xyz/meshfed-export-bar",
+    ] {
+        assert!(
+            b.contains(&want.to_string()),
+            "{cli}: {B} lacks {want}: {b:?}"
+        );
+    }
+    assert!(
+        b.iter()
+            .any(|o| o.starts_with("Gateway istio-system/meshfed-export-xyz-bar")),
+        "{cli}: {B} has bar's Gateway: {b:?}"
+    );
+}
+
+/// cluster-a's ServiceEntry points at cluster-b's gateway address from its Service.
+fn assert_bar_entry_points_at_b(cli: Cli, f: &Federation) {
+    let se: Api<DynamicObject> = Api::namespaced_with(
+        f.client(A),
+        "abc",
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "networking.istio.io",
+            "v1",
+            "ServiceEntry",
+        )),
+    );
+    let se = serde_json::to_value(
+        f.rt.block_on(se.get("bar-xyz-svc-cluster-b-local"))
+            .expect("ServiceEntry"),
+    )
+    .expect("json");
+    assert_eq!(
+        se["spec"]["endpoints"][0]["address"], "198.51.100.20",
+        "{cli}: {se}"
+    );
+    assert_eq!(
+        se["spec"]["subjectAltNames"],
+        json!(["spiffe://cluster-b.local/ns/xyz/sa/bar"]),
+        "{cli}"
+    );
+}
+
+/// The mTLS proof, as the demo runs it: workload certificates from each cluster's intermediate,
+/// each side trusting only the roots its own cluster lists.
+fn assert_foo_and_bar_complete_mtls(cli: Cli, f: &Federation) {
+    let (a_ca, a_roots) = f.trust_material(A);
+    let (b_ca, b_roots) = f.trust_material(B);
+    let now = meshfed::cert::now();
+    let foo_cert = issue_workload_cert(
+        a_ca.issuing(),
+        "spiffe://cluster-a.local/ns/abc/sa/foo",
+        now,
+    )
+    .expect("foo's certificate");
+    let bar_cert = issue_workload_cert(
+        b_ca.issuing(),
+        "spiffe://cluster-b.local/ns/xyz/sa/bar",
+        now,
+    )
+    .expect("bar's certificate");
+    let auth = mtls_handshake(&foo_cert, &a_roots, &bar_cert, &b_roots)
+        .unwrap_or_else(|e| panic!("{cli}: mTLS between foo and bar: {e}"));
+    assert_eq!(
+        auth.server_id, "spiffe://cluster-b.local/ns/xyz/sa/bar",
+        "{cli}"
+    );
+    assert_eq!(
+        auth.client_id, "spiffe://cluster-a.local/ns/abc/sa/foo",
+        "{cli}"
+    );
+}
+
 #[test]
 fn the_federation_example_applies_plans_empty_and_destroys_cleanly_with_both_clis() {
     for cli in Cli::both() {
@@ -182,89 +274,9 @@ fn the_federation_example_applies_plans_empty_and_destroys_cleanly_with_both_cli
             "{cli}: {apply}"
         );
         dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
-
-        let a = f.meshfed_objects(A);
-        let b = f.meshfed_objects(B);
-        for want in [
-            "Secret istio-system/cacerts",
-            "ConfigMap istio-system/cluster-b.local-ca-root-cert",
-            "ConfigMap istio-system/meshfed-mesh-config",
-            "ServiceEntry abc/bar-xyz-svc-cluster-b-local",
-            "DestinationRule abc/bar-xyz-svc-cluster-b-local",
-        ] {
-            assert!(
-                a.contains(&want.to_string()),
-                "{cli}: {A} lacks {want}: {a:?}"
-            );
-        }
-        for want in [
-            "Secret istio-system/cacerts",
-            "ConfigMap istio-system/cluster-a.local-ca-root-cert",
-            "AuthorizationPolicy xyz/meshfed-export-bar",
-        ] {
-            assert!(
-                b.contains(&want.to_string()),
-                "{cli}: {B} lacks {want}: {b:?}"
-            );
-        }
-        assert!(
-            b.iter()
-                .any(|o| o.starts_with("Gateway istio-system/meshfed-export-xyz-bar")),
-            "{cli}: {B} has bar's Gateway: {b:?}"
-        );
-
-        // cluster-a's ServiceEntry points at cluster-b's gateway address from its Service.
-        let se: Api<DynamicObject> = Api::namespaced_with(
-            f.client(A),
-            "abc",
-            &ApiResource::from_gvk(&GroupVersionKind::gvk(
-                "networking.istio.io",
-                "v1",
-                "ServiceEntry",
-            )),
-        );
-        let se = serde_json::to_value(
-            f.rt.block_on(se.get("bar-xyz-svc-cluster-b-local"))
-                .expect("ServiceEntry"),
-        )
-        .expect("json");
-        assert_eq!(
-            se["spec"]["endpoints"][0]["address"], "198.51.100.20",
-            "{cli}: {se}"
-        );
-        assert_eq!(
-            se["spec"]["subjectAltNames"],
-            json!(["spiffe://cluster-b.local/ns/xyz/sa/bar"]),
-            "{cli}"
-        );
-
-        // The mTLS proof, as the demo runs it: workload certificates from each cluster's
-        // intermediate, each side trusting only the roots its own cluster lists.
-        let (a_ca, a_roots) = f.trust_material(A);
-        let (b_ca, b_roots) = f.trust_material(B);
-        let now = meshfed::cert::now();
-        let foo_cert = issue_workload_cert(
-            a_ca.issuing(),
-            "spiffe://cluster-a.local/ns/abc/sa/foo",
-            now,
-        )
-        .expect("foo's certificate");
-        let bar_cert = issue_workload_cert(
-            b_ca.issuing(),
-            "spiffe://cluster-b.local/ns/xyz/sa/bar",
-            now,
-        )
-        .expect("bar's certificate");
-        let auth = mtls_handshake(&foo_cert, &a_roots, &bar_cert, &b_roots)
-            .unwrap_or_else(|e| panic!("{cli}: mTLS between foo and bar: {e}"));
-        assert_eq!(
-            auth.server_id, "spiffe://cluster-b.local/ns/xyz/sa/bar",
-            "{cli}"
-        );
-        assert_eq!(
-            auth.client_id, "spiffe://cluster-a.local/ns/abc/sa/foo",
-            "{cli}"
-        );
+        assert_each_side_applied(cli, &f);
+        assert_bar_entry_points_at_b(cli, &f);
+        assert_foo_and_bar_complete_mtls(cli, &f);
 
         let destroy = dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
         assert!(destroy.stdout.contains("5 destroyed"), "{cli}: {destroy}");

@@ -1,5 +1,8 @@
-//! The test harness itself: a real Terraform and a real OpenTofu run from `tests/support/tf.rs`,
-//! with this build's provider configured through `dev_overrides`. Needs `scripts/setup`.
+//! The test harness itself: a real Terraform and a real OpenTofu run from `tests/support/tf.rs`
+//! (pinned versions, `dev_overrides` with this build's provider, exit codes, environment), with the
+//! built-in `terraform_data` resource only. Needs real Terraform and OpenTofu (`scripts/setup`);
+//! no control plane.
+#[path = "../support/mod.rs"]
 mod support;
 
 use support::tf::{Cli, TfDir};
