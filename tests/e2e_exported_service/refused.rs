@@ -3,7 +3,7 @@
 //! line and mark the refused one. Needs real Terraform and OpenTofu and a real control plane.
 
 use crate::fixture::Planes;
-use crate::support::refusal::{Place, assert_points_at, error_diagnostics, mark};
+use crate::support::refusal::{Place, assert_points_at, first_error, mark};
 use crate::support::tf::Cli;
 
 const ADDRESSES: &str = "  gateway = {\n    addresses = [\n      \"198.51.100.20\",\n    ]\n  }\n";
@@ -147,18 +147,9 @@ fn refused_inputs_are_reported_at_plan_on_their_attribute() {
             let summary = case.summary;
             let dir = p.dir(cli, &case.main);
             let out = dir.run_code(1, &["plan", "-json"]);
-            let diags = error_diagnostics(&out);
-            let d = diags
-                .first()
-                .unwrap_or_else(|| panic!("{cli}: no error diagnostic for {summary}\n{out}"));
-            assert!(
-                d["summary"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with(summary)),
-                "{cli}: expected {summary:?}, got {d}"
-            );
+            let d = first_error(cli, &out, summary);
             let place = Place::of(cli, case.into_value);
-            assert_points_at(cli, summary, d, "main.tf", &case.main, place);
+            assert_points_at(cli, summary, &d, "main.tf", &case.main, place);
         }
         assert!(p.gateway().is_none(), "{cli}: nothing created");
     }

@@ -206,22 +206,18 @@ fn assert_each_side_applied(cli: Cli, f: &Federation) {
     );
 }
 
+/// cluster-a's ServiceEntry for bar, as the API server holds it.
+fn bar_entry_in_a(f: &Federation) -> serde_json::Value {
+    let kind = GroupVersionKind::gvk("networking.istio.io", "v1", "ServiceEntry");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(f.client(A), "abc", &ApiResource::from_gvk(&kind));
+    let se = f.rt.block_on(api.get("bar-xyz-svc-cluster-b-local"));
+    serde_json::to_value(se.expect("ServiceEntry")).expect("json")
+}
+
 /// cluster-a's ServiceEntry points at cluster-b's gateway address from its Service.
 fn assert_bar_entry_points_at_b(cli: Cli, f: &Federation) {
-    let se: Api<DynamicObject> = Api::namespaced_with(
-        f.client(A),
-        "abc",
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "networking.istio.io",
-            "v1",
-            "ServiceEntry",
-        )),
-    );
-    let se = serde_json::to_value(
-        f.rt.block_on(se.get("bar-xyz-svc-cluster-b-local"))
-            .expect("ServiceEntry"),
-    )
-    .expect("json");
+    let se = bar_entry_in_a(f);
     assert_eq!(
         se["spec"]["endpoints"][0]["address"], "198.51.100.20",
         "{cli}: {se}"
@@ -328,20 +324,7 @@ fn changing_bars_exported_port_changes_only_cluster_as_service_entry_and_the_gat
         apply.stdout.contains("0 added") && apply.stdout.contains("0 destroyed"),
         "{apply}"
     );
-    let se: Api<DynamicObject> = Api::namespaced_with(
-        f.client(A),
-        "abc",
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "networking.istio.io",
-            "v1",
-            "ServiceEntry",
-        )),
-    );
-    let se = serde_json::to_value(
-        f.rt.block_on(se.get("bar-xyz-svc-cluster-b-local"))
-            .expect("ServiceEntry"),
-    )
-    .expect("json");
+    let se = bar_entry_in_a(&f);
     assert_eq!(se["spec"]["ports"][0]["number"], 9080);
     dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
 }

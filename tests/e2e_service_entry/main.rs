@@ -8,7 +8,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 use support::controlplanes::ControlPlanes;
-use support::refusal::{Place, assert_points_at, error_diagnostics, mark};
+use support::refusal::{Place, assert_points_at, first_error, mark};
 use support::tf::{Cli, TfDir};
 
 const A: &str = "cluster-a.local";
@@ -433,18 +433,9 @@ fn refused_inputs_are_reported_at_plan_on_their_attribute() {
             dir.write("provider.tf", c.provider());
             dir.write("main.tf", &case.main);
             let out = dir.run_code(1, &["plan", "-json"]);
-            let diags = error_diagnostics(&out);
-            let d = diags
-                .first()
-                .unwrap_or_else(|| panic!("{cli}: no error diagnostic for {summary}\n{out}"));
-            assert!(
-                d["summary"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with(summary)),
-                "{cli}: expected {summary:?}, got {d}"
-            );
+            let d = first_error(cli, &out, summary);
             let place = Place::of(cli, case.in_ports);
-            assert_points_at(cli, summary, d, "main.tf", &case.main, place);
+            assert_points_at(cli, summary, &d, "main.tf", &case.main, place);
         }
         // Nothing was created by any of them.
         assert!(c.get("ServiceEntry").is_none(), "{cli}");

@@ -44,6 +44,21 @@ pub fn error_diagnostics(out: &TfOutput) -> Vec<Value> {
         .collect()
 }
 
+/// The first error diagnostic of a refused `plan -json`, whose summary must start with `summary`.
+pub fn first_error(cli: Cli, out: &TfOutput, summary: &str) -> Value {
+    let d = error_diagnostics(out)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{cli}: no error diagnostic for {summary}\n{out}"));
+    assert!(
+        d["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(summary)),
+        "{cli}: expected {summary:?}, got {d}"
+    );
+    d
+}
+
 /// Where a refusal must point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
