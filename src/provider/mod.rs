@@ -13,10 +13,9 @@ mod tests;
 
 use tokio::sync::RwLock;
 
-pub use self::config::parse_config;
+use self::config::parse_config;
 pub use self::schema::provider_schema;
 use crate::k8s::ClusterSet;
-pub use crate::resources::context::DEFAULT_FIELD_MANAGER;
 use crate::resources::context::{Ctx, ProviderConfig, not_configured};
 use crate::resources::registry;
 use crate::resources::resource::Dispatch;
