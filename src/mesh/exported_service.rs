@@ -2,7 +2,11 @@
 //! can be reached from the rest of the federation through its east-west gateway.
 //!
 //! - AuthorizationPolicy `meshfed-export-<service>` (with `allowed_principals`) in the service's
-//!   namespace: `ALLOW` from those SPIFFE principals, on the service's workloads;
+//!   namespace, on the service's workloads: `DENY` for every authenticated caller whose principal
+//!   is neither in the cluster's own trust domain nor listed. Exporting restricts only callers
+//!   of other trust domains: callers inside the cluster (mTLS or plaintext) keep whatever access
+//!   the mesh gave them before. (An `ALLOW` policy would deny every caller it does not list,
+//!   local ones included.);
 //! - ServiceEntry `meshfed-export-<service>` (with an `alias`) in the service's namespace:
 //!   `MESH_INTERNAL`, the alias as host, the service's workloads as endpoints (`workloadSelector`),
 //!   visible to that namespace and the gateway's, so the gateway can route the alias;
@@ -24,7 +28,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::service_entry::{Port, SERVICE_ENTRY_API, default_name};
-use super::{Manifest, Protocol, json_string_map, json_strings, metadata};
+use super::{Manifest, MeshFacts, Protocol, json_string_map, json_strings, metadata};
 
 pub const GATEWAY_API: &str = "networking.istio.io/v1";
 pub const AUTHORIZATION_POLICY_API: &str = "security.istio.io/v1";
@@ -68,6 +72,8 @@ pub struct ExportSpec {
     pub ports: Vec<Port>,
     /// The cluster's DNS suffix (`<service>.<namespace>.svc.<domain_suffix>`).
     pub domain_suffix: String,
+    /// The cluster's own trust domain: its callers are never restricted by the policy.
+    pub trust_domain: String,
     pub gateway: Gateway,
     pub alias: Option<String>,
     /// `<trust-domain>/ns/<namespace>/sa/<account>`; `None`: no policy.
@@ -166,11 +172,20 @@ pub fn render(spec: &ExportSpec) -> Vec<Manifest> {
     out
 }
 
+/// `<trust domain>/*`: every principal of the cluster's own trust domain.
+fn own_callers(trust_domain: &str) -> String {
+    format!("{trust_domain}/*")
+}
+
+/// DENY when the caller has a principal (`*`: mutual TLS, any identity) that is not one of the
+/// cluster's own trust domain and not listed. Istio ANDs the fields of one source.
 fn authorization_policy(spec: &ExportSpec, principals: &[String]) -> Manifest {
+    let mut exempt = vec![own_callers(&spec.trust_domain)];
+    exempt.extend(principals.iter().cloned());
     let body = json!({
         "selector": { "matchLabels": spec.workload_selector },
-        "action": "ALLOW",
-        "rules": [{ "from": [{ "source": { "principals": principals } }] }],
+        "action": "DENY",
+        "rules": [{ "from": [{ "source": { "principals": ["*"], "notPrincipals": exempt } }] }],
     });
     Manifest::new(
         AUTHORIZATION_POLICY_API,
@@ -295,9 +310,10 @@ pub struct LiveObjects<'a> {
 pub fn spec_from_objects(
     namespace: &str,
     service: &str,
-    domain_suffix: &str,
+    facts: &MeshFacts,
     live: &LiveObjects<'_>,
 ) -> Result<ExportSpec, String> {
+    let domain_suffix = facts.domain_suffix.as_str();
     let gw = live.gateway;
     let annotation = |k: &str| {
         gw["metadata"]["annotations"][k]
@@ -338,9 +354,25 @@ pub fn spec_from_objects(
         alias,
         allowed_principals: live
             .policy
-            .map(|p| json_strings(&p["spec"]["rules"][0]["from"][0]["source"]["principals"])),
+            .map(|p| listed_principals(p, &facts.trust_domain)),
         workload_selector,
+        trust_domain: facts.trust_domain.clone(),
     })
+}
+
+/// The principals a live policy lets through besides the cluster's own: the `notPrincipals` of
+/// the DENY rule, or the `principals` of an ALLOW rule (what earlier meshfed builds wrote; the
+/// next apply replaces it with the DENY form).
+fn listed_principals(policy: &Value, trust_domain: &str) -> Vec<String> {
+    let source = &policy["spec"]["rules"][0]["from"][0]["source"];
+    if policy["spec"]["action"] == "ALLOW" {
+        return json_strings(&source["principals"]);
+    }
+    let own = own_callers(trust_domain);
+    json_strings(&source["notPrincipals"])
+        .into_iter()
+        .filter(|p| *p != own)
+        .collect()
 }
 
 /// The gateway settings a live Gateway was rendered from.

@@ -12,6 +12,7 @@ fn bar_spec() -> ExportSpec {
         service_account: "bar".into(),
         ports: vec![Port::new("http", 8080, Protocol::Http)],
         domain_suffix: "cluster-b.local".into(),
+        trust_domain: "cluster-b.local".into(),
         gateway: Gateway {
             selector: default_gateway_selector(),
             namespace: "istio-system".into(),
@@ -47,6 +48,15 @@ fn full_spec() -> ExportSpec {
         ]),
         workload_selector: BTreeMap::from([("app.kubernetes.io/name".into(), "bar".into())]),
         ..bar_spec()
+    }
+}
+
+fn facts_b() -> crate::mesh::MeshFacts {
+    crate::mesh::MeshFacts {
+        trust_domain: "cluster-b.local".into(),
+        domain_suffix: "cluster-b.local".into(),
+        istio_namespace: "istio-system".into(),
+        network: None,
     }
 }
 
@@ -101,7 +111,13 @@ fn gateway_hosts_are_exactly_the_fqdn_and_the_alias_and_never_a_wildcard() {
     let full = render(&full_spec());
     let hosts = &of_kind(&full, "Gateway").object["spec"]["servers"][0]["hosts"];
     assert_eq!(hosts, &json!(["bar.xyz.svc.cluster-b.local", "bar.global"]));
-    for m in plain.iter().chain(&full) {
+    // The policy's `*` patterns are by design (see the policy test); nothing that exposes the
+    // service has one.
+    for m in plain
+        .iter()
+        .chain(&full)
+        .filter(|m| m.kind != "AuthorizationPolicy")
+    {
         assert!(!m.to_yaml().contains('*'), "{}", m.to_yaml());
     }
 }
@@ -114,7 +130,7 @@ fn the_server_port_name_is_a_dns_label_even_for_the_longest_names() {
 }
 
 #[test]
-fn the_policy_allows_only_the_listed_principals_on_the_selected_workloads() {
+fn the_policy_denies_only_unlisted_callers_of_other_trust_domains_on_the_selected_workloads() {
     let m = render(&full_spec());
     let ap = of_kind(&m, "AuthorizationPolicy");
     assert_eq!(ap.api_version, "security.istio.io/v1");
@@ -126,9 +142,32 @@ fn the_policy_allows_only_the_listed_principals_on_the_selected_workloads() {
         ap.object["spec"],
         json!({
             "selector": {"matchLabels": {"app.kubernetes.io/name": "bar"}},
-            "action": "ALLOW",
-            "rules": [{"from": [{"source": {"principals": ["cluster-a.local/ns/abc/sa/foo", "cluster-c.local/ns/def/sa/baz"]}}]}],
+            "action": "DENY",
+            "rules": [{"from": [{"source": {
+                "principals": ["*"],
+                "notPrincipals": ["cluster-b.local/*", "cluster-a.local/ns/abc/sa/foo", "cluster-c.local/ns/def/sa/baz"],
+            }}]}],
         })
+    );
+}
+
+#[test]
+fn an_import_reads_the_principals_of_an_allow_policy_written_by_earlier_builds() {
+    let spec = full_spec();
+    let m = render(&spec);
+    let mut old = of_kind(&m, "AuthorizationPolicy").object.clone();
+    old["spec"]["action"] = json!("ALLOW");
+    old["spec"]["rules"] =
+        json!([{"from": [{"source": {"principals": ["cluster-a.local/ns/abc/sa/foo"]}}]}]);
+    let live = LiveObjects {
+        gateway: &of_kind(&m, "Gateway").object,
+        policy: Some(&old),
+        alias_service_entry: Some(&of_kind(&m, "ServiceEntry").object),
+    };
+    let back = spec_from_objects("xyz", "bar", &facts_b(), &live).expect("import");
+    assert_eq!(
+        back.allowed_principals,
+        Some(vec!["cluster-a.local/ns/abc/sa/foo".to_string()])
     );
 }
 
@@ -177,7 +216,7 @@ fn an_import_recovers_the_spec_from_the_objects() {
             policy: find("AuthorizationPolicy"),
             alias_service_entry: find("ServiceEntry"),
         };
-        let back = spec_from_objects("xyz", "bar", "cluster-b.local", &live).expect("import");
+        let back = spec_from_objects("xyz", "bar", &facts_b(), &live).expect("import");
         assert_eq!(back, spec);
     }
 }
@@ -192,7 +231,7 @@ fn an_import_refuses_a_gateway_made_for_another_service() {
         policy: None,
         alias_service_entry: None,
     };
-    let e = spec_from_objects("xyz", "bar", "cluster-b.local", &live).expect_err("other");
+    let e = spec_from_objects("xyz", "bar", &facts_b(), &live).expect_err("other");
     assert!(e.contains("xyz/bar-x"), "{e}");
 }
 

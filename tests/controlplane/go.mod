@@ -2,8 +2,10 @@ module meshfed.test/controlplane
 
 go 1.26.0
 
+// istio.io/api: the version istio.io/istio in tests/istiod/go.mod requires, so that the CRDs
+// installed match the istiod that reads them (scripts/setup-istiod checks this).
 require (
-	istio.io/api v1.31.4
+	istio.io/api v1.31.0-rc.0.0.20260824154656-b943409680a7
 	k8s.io/api v0.36.3
 	k8s.io/apiextensions-apiserver v0.0.0
 	k8s.io/apimachinery v0.36.3

@@ -53,11 +53,11 @@ fn apply_creates_the_gateway_and_the_policy_and_a_second_plan_is_empty() {
         let ap = p
             .policy()
             .unwrap_or_else(|| panic!("{cli}: policy missing"));
-        assert_eq!(ap["spec"]["action"], "ALLOW", "{cli}");
+        assert_eq!(ap["spec"]["action"], "DENY", "{cli}");
         assert_eq!(ap["spec"]["selector"]["matchLabels"], json!({"app": "bar"}));
         assert_eq!(
-            ap["spec"]["rules"][0]["from"][0]["source"]["principals"],
-            json!(["cluster-a.local/ns/abc/sa/foo"]),
+            ap["spec"]["rules"][0]["from"][0]["source"],
+            json!({"principals": ["*"], "notPrincipals": ["cluster-b.local/*", "cluster-a.local/ns/abc/sa/foo"]}),
             "{cli}"
         );
         let managers: Vec<&str> = ap["metadata"]["managedFields"]

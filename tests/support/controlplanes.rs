@@ -54,6 +54,17 @@ impl ControlPlanes {
     /// Panics with the output of `tests/control-planes up` (including the servers' log tails) if
     /// the control plane cannot be built or started.
     pub fn start(names: &[&str]) -> ControlPlanes {
+        ControlPlanes::launch(names, false)
+    }
+
+    /// Like [`ControlPlanes::start`], and also one real istiod per cluster
+    /// (`tests/control-planes up --istiod`, see `tests/istiod/istiod.go`); returns once every
+    /// istiod answers `/ready`. [`ControlPlanes::istiod`] gives its addresses.
+    pub fn start_with_istiod(names: &[&str]) -> ControlPlanes {
+        ControlPlanes::launch(names, true)
+    }
+
+    fn launch(names: &[&str], istiod: bool) -> ControlPlanes {
         assert!(
             !names.is_empty(),
             "ControlPlanes::start needs at least one cluster name"
@@ -68,6 +79,7 @@ impl ControlPlanes {
             .arg(dir.path())
             .arg("--owner-pid")
             .arg(std::process::id().to_string())
+            .args(istiod.then_some("--istiod"))
             .args(names)
             .output()
             .expect("running tests/control-planes (bash)");
@@ -150,6 +162,25 @@ impl ControlPlanes {
     pub fn kill(&self, name: &str) {
         self.check_name(name);
         self.run(&["kill", "--dir", &self.dir().display().to_string(), name]);
+    }
+
+    /// The addresses of cluster `name`'s istiod (planes started with
+    /// [`ControlPlanes::start_with_istiod`]), as `DIR/NAME/istiod.json` has them now.
+    pub fn istiod(&self, name: &str) -> super::istio::Istiod {
+        self.check_name(name);
+        super::istio::Istiod::read(&self.dir().join(name).join("istiod.json"))
+    }
+
+    /// Restarts cluster `name`'s istiod (what `kubectl rollout restart deployment/istiod` does to
+    /// a real one) and returns once it is ready again, on the same addresses.
+    pub fn restart_istiod(&self, name: &str) {
+        self.check_name(name);
+        self.run(&[
+            "restart-istiod",
+            "--dir",
+            &self.dir().display().to_string(),
+            name,
+        ]);
     }
 
     /// Stops every plane and waits until none of their processes is left (what `Drop` does;

@@ -101,7 +101,7 @@ impl fmt::Display for Cli {
 }
 
 /// `$MESHFED_CACHE`, default `$HOME/.cache/meshfed`, as in `scripts/lib.sh`.
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     match std::env::var_os("MESHFED_CACHE") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => {

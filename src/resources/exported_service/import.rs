@@ -59,7 +59,7 @@ pub(super) async fn import(ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostic>
         alias_service_entry: found.alias.as_ref(),
     };
     let (cluster, namespace, service) = (id.cluster, id.namespace, id.service);
-    let spec = es::spec_from_objects(namespace, service, &facts.domain_suffix, &live)
+    let spec = es::spec_from_objects(namespace, service, facts, &live)
         .map_err(|why| {
             let gw = &found.gateway["metadata"];
             Diagnostic::error(

@@ -323,6 +323,7 @@ pub(super) fn build(
             .or_default_with(|| service.to_string())?,
         ports: i.ports.clone().known()?,
         domain_suffix: facts.domain_suffix.clone(),
+        trust_domain: facts.trust_domain.clone(),
         gateway: Gateway {
             selector: g
                 .selector

@@ -1,6 +1,7 @@
 //! Resource `meshfed_exported_service`: exposes one service of one cluster to the federation
 //! through the cluster's east-west gateway — a Gateway with one `AUTO_PASSTHROUGH` TLS server for
-//! exactly the service's host, plus an ALLOW AuthorizationPolicy (with `allowed_principals`) and
+//! exactly the service's host, plus a DENY AuthorizationPolicy for unlisted callers of other trust
+//! domains (with `allowed_principals`) and
 //! an alias ServiceEntry (with `alias`); see [`crate::mesh::exported_service`].
 //!
 //! Its `export` is what a `meshfed_service_entry` in another cluster takes whole. The gateway's
@@ -74,7 +75,7 @@ impl Resource for ExportedService {
                 .attr(Attribute::optional_computed("service_account", Type::String).describe("Service account of the service's workloads: their SPIFFE identity. Default: the service name."))
                 .attr(Attribute::nested("gateway", Nesting::Single, gateway_attrs).with_optional().with_computed().describe("The east-west gateway the service is exposed through."))
                 .attr(Attribute::optional("alias", Type::String).describe("Another host name the service is reachable by through the gateway, e.g. `bar.global`; never a wildcard."))
-                .attr(Attribute::optional("allowed_principals", Type::list(Type::String)).describe("SPIFFE principals (`<trust-domain>/ns/<namespace>/sa/<service-account>`) allowed to call the service's workloads. When set, an ALLOW AuthorizationPolicy denies every other caller — including callers in this cluster."))
+                .attr(Attribute::optional("allowed_principals", Type::list(Type::String)).describe("SPIFFE principals (`<trust-domain>/ns/<namespace>/sa/<service-account>`) allowed to call the service's workloads. When set, a DENY AuthorizationPolicy refuses every other caller of another trust domain; callers of this cluster's own trust domain are not affected."))
                 .attr(Attribute::optional_computed("workload_selector", Type::map(Type::String)).describe("Labels of the service's workloads, selected by the policy and the alias. Default `{app = <service>}`."))
                 .attr(Attribute::computed("host", Type::String).describe("`<service>.<namespace>.svc.<domain_suffix>`."))
                 .attr(Attribute::computed("subject_alt_names", Type::list(Type::String)).describe("`[\"spiffe://<trust_domain>/ns/<namespace>/sa/<service_account>\"]`."))
