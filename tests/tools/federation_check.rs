@@ -6,6 +6,14 @@
 //! handshake runs between them, each side trusting exactly the roots its own cluster's objects
 //! list (its `cacerts` root and its `meshfed-mesh-config` caCertificates).
 //!
+//! `federation-check istiod FOO_CERTS FOO_XDS BAR_CERTS BAR_XDS GATEWAY_XDS`: the same proof with
+//! what the real istiods produced (the demo gathers it with `meshfed-istio`): the certificates
+//! each istiod's CA issued for foo and bar (`cert-chain.pem`, `key.pem` in each directory), and
+//! what each istiod pushes to foo's and bar's sidecars and to cluster-b's east-west gateway (the
+//! probe's JSON). It prints foo's route to bar and the gateway's passthrough chain as istiod
+//! programmed them, then runs the handshake with each side trusting exactly the bundle its own
+//! istiod pushed.
+//!
 //! Exit code 0 when the handshake succeeds, 1 otherwise.
 
 use kube::api::{Api, DynamicObject, ListParams};
@@ -111,6 +119,9 @@ async fn trust_of(client: &kube::Client, trust_domain: &str) -> Result<Trust, Er
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("istiod") {
+        return istiod_proof(&args[1..]);
+    }
     let [kubeconfig, clusters @ ..] = args.as_slice() else {
         eprintln!("usage: federation-check KUBECONFIG CLUSTER...");
         std::process::exit(2);
@@ -160,6 +171,89 @@ async fn main() -> Result<(), Error> {
                 "mTLS proof: foo ({}) -> bar ({}): handshake FAILED: {e}",
                 a.trust_domain, b.trust_domain
             );
+            std::process::exit(1);
+        }
+    }
+}
+
+const BAR_CLUSTER: &str = "outbound|8080||bar.xyz.svc.cluster-b.local";
+const BAR_SNI: &str = "outbound_.8080_._.bar.xyz.svc.cluster-b.local";
+
+fn read_json(path: &str) -> Result<serde_json::Value, Error> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+fn istiod_cert(dir: &str) -> Result<meshfed::cert::WorkloadCert, Error> {
+    Ok(meshfed::cert::WorkloadCert {
+        cert_chain_pem: std::fs::read_to_string(format!("{dir}/cert-chain.pem"))?,
+        key_pem: std::fs::read_to_string(format!("{dir}/key.pem"))?,
+    })
+}
+
+fn bundle(xds: &serde_json::Value) -> Vec<String> {
+    let pems = xds["trust_bundle"].as_array().into_iter().flatten();
+    pems.filter_map(|p| p.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The values of `key` anywhere under `v`, as compact JSON.
+fn find(v: &serde_json::Value, key: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+            if k == key {
+                out.push(x.to_string());
+            }
+            find(x, key, out)
+        }),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| find(x, key, out)),
+        _ => {}
+    }
+}
+
+fn istiod_proof(args: &[String]) -> Result<(), Error> {
+    let [foo_certs, foo_xds, bar_certs, bar_xds, gw_xds] = args else {
+        eprintln!("usage: federation-check istiod FOO_CERTS FOO_XDS BAR_CERTS BAR_XDS GATEWAY_XDS");
+        std::process::exit(2);
+    };
+    let (at_foo, at_bar, gw) = (read_json(foo_xds)?, read_json(bar_xds)?, read_json(gw_xds)?);
+    let cluster = &at_foo["clusters"][BAR_CLUSTER];
+    let (mut sni, mut sans, mut eps) = (vec![], vec![], vec![]);
+    find(cluster, "sni", &mut sni);
+    find(cluster, "exact", &mut sans);
+    find(&at_foo["endpoints"][BAR_CLUSTER], "socketAddress", &mut eps);
+    println!("istiod-A -> foo's sidecar: cluster {BAR_CLUSTER}");
+    println!(
+        "  sni {}, SAN {}, endpoints {}",
+        sni.join(","),
+        sans.join(","),
+        eps.join(",")
+    );
+    let mut names = vec![];
+    find(&gw["listeners"], "serverNames", &mut names);
+    let mut gw_eps = vec![];
+    find(&gw["endpoints"][BAR_SNI], "socketAddress", &mut gw_eps);
+    println!(
+        "istiod-B -> east-west gateway: passthrough server names {}",
+        names.join(" ")
+    );
+    println!("  {BAR_SNI} -> {}", gw_eps.join(","));
+    let (foo_trusts, bar_trusts) = (bundle(&at_foo), bundle(&at_bar));
+    println!(
+        "trust bundles pushed: foo's sidecar {} roots, bar's sidecar {} roots",
+        foo_trusts.len(),
+        bar_trusts.len()
+    );
+    let (foo_cert, bar_cert) = (istiod_cert(foo_certs)?, istiod_cert(bar_certs)?);
+    match mtls_handshake(&foo_cert, &foo_trusts, &bar_cert, &bar_trusts) {
+        Ok(auth) => {
+            println!(
+                "istiod mTLS proof: {} -> {}: handshake OK between certificates the two istiods issued, each side trusting the bundle its own istiod pushed",
+                auth.client_id, auth.server_id
+            );
+            Ok(())
+        }
+        Err(e) => {
+            println!("istiod mTLS proof: handshake FAILED: {e}");
             std::process::exit(1);
         }
     }
