@@ -175,13 +175,36 @@ pub struct RootInfo {
 /// expired or not yet valid. On `Err`, every problem found (errors and warnings), each naming
 /// its attribute.
 pub fn check_provided(p: ProvidedCa, now: OffsetDateTime) -> Result<CheckedCa, Vec<CertProblem>> {
+    check(p, now, true)
+}
+
+/// Like [`check_provided`], for material whose key is not at hand yet (it is read from the
+/// cluster at apply, then checked with [`check_provided`]): `key_pem` is ignored.
+pub fn check_certificates(
+    p: ProvidedCa,
+    now: OffsetDateTime,
+) -> Result<CheckedCa, Vec<CertProblem>> {
+    check(p, now, false)
+}
+
+fn check(
+    p: ProvidedCa,
+    now: OffsetDateTime,
+    with_key: bool,
+) -> Result<CheckedCa, Vec<CertProblem>> {
     let mut problems = Vec::new();
     let root = single(CaField::RootCertPem, &p.root_cert_pem, &mut problems);
     let cert = single(CaField::CertPem, &p.cert_pem, &mut problems);
     let chain =
         certificates(CaField::CertChainPem, &p.cert_chain_pem).map_err(|e| problems.push(e));
-    let key = SigningKey::from_pem(&p.key_pem)
-        .map_err(|e| problems.push(CertProblem::new(CaField::KeyPem, ProblemKind::ParseKey(e))));
+    let key = if with_key {
+        let parsed = SigningKey::from_pem(&p.key_pem);
+        Some(parsed.map_err(|e| {
+            problems.push(CertProblem::new(CaField::KeyPem, ProblemKind::ParseKey(e)))
+        }))
+    } else {
+        None
+    };
 
     let root = root.as_deref().map(view);
     let cert = cert.as_deref().map(view);
@@ -192,7 +215,7 @@ pub fn check_provided(p: ProvidedCa, now: OffsetDateTime) -> Result<CheckedCa, V
     if let Some(cert) = &cert {
         check_ca(CaField::CertPem, cert, &mut problems);
         check_validity(CaField::CertPem, cert, now, &mut problems);
-        if let Ok(key) = &key
+        if let Some(Ok(key)) = &key
             && !key.matches(cert.public_key())
         {
             problems.push(CertProblem::new(CaField::KeyPem, ProblemKind::MatchKey));

@@ -162,6 +162,28 @@ impl ClusterSet {
         }
     }
 
+    /// Like [`Self::get`], but one attempt bounded by `within`, never retried: for looking ahead
+    /// (at plan), where an unreachable cluster must cost little. `None` when no answer came in
+    /// time.
+    pub async fn get_once(
+        &self,
+        cluster: &str,
+        object: &ObjectRef,
+        within: Duration,
+    ) -> Option<Result<Option<Value>, K8sError>> {
+        let once = RetryPolicy {
+            max_attempts: 1,
+            connection_attempts: 1,
+            ..self.retry.clone()
+        };
+        let attempt = self.call_with(&once, cluster, Op::Get, object, &Call::Get);
+        match tokio::time::timeout(within, attempt).await.ok()? {
+            Ok(live) => Some(Ok(Some(live))),
+            Err(e) if e.is_not_found() => Some(Ok(None)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// Deletes the object and waits until it is gone; an object that is already gone is success.
     ///
     /// Guarantees: when this returns `Ok`, a GET finds no object of that name (or a new one with
@@ -220,6 +242,17 @@ impl ClusterSet {
         object: &ObjectRef,
         call: &Call<'_>,
     ) -> Result<Value, K8sError> {
+        self.call_with(&self.retry, cluster, op, object, call).await
+    }
+
+    async fn call_with(
+        &self,
+        retry: &RetryPolicy,
+        cluster: &str,
+        op: Op,
+        object: &ObjectRef,
+        call: &Call<'_>,
+    ) -> Result<Value, K8sError> {
         let connected = self.connected(cluster).await?;
         let target = Target {
             cluster,
@@ -228,7 +261,7 @@ impl ClusterSet {
             origin: &self.member(cluster)?.origin,
             url: &connected.url,
         };
-        send(&connected.client, &self.retry, target, call).await
+        send(&connected.client, retry, target, call).await
     }
 
     fn member(&self, cluster: &str) -> Result<&Member, K8sError> {

@@ -118,6 +118,37 @@ impl fmt::Display for ObjectRef {
     }
 }
 
+/// The field managers recorded on a live object (`metadata.managedFields`), each as
+/// `manager (operation)`, in the order the API server lists them, without repeats.
+pub fn field_managers(live: &Value) -> Vec<String> {
+    let entries = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array);
+    let mut out: Vec<String> = Vec::new();
+    for e in entries.into_iter().flatten() {
+        let manager = e["manager"].as_str().unwrap_or("(unnamed)");
+        let entry = match e["operation"].as_str() {
+            Some(op) => format!("{manager} ({op})"),
+            None => manager.to_string(),
+        };
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// Whether `manager` is one of the live object's field managers.
+pub fn managed_by(live: &Value, manager: &str) -> bool {
+    let entries = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array);
+    entries
+        .into_iter()
+        .flatten()
+        .any(|e| e["manager"].as_str() == Some(manager))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

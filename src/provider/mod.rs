@@ -21,9 +21,9 @@ use crate::resources::registry;
 use crate::resources::resource::Dispatch;
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::provider::{
-    ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, PlanRequest,
-    PlanResponse, Provider, ProviderSchemas, ReadDataRequest, ReadDataResponse, ReadRequest,
-    ReadResponse, not_supported,
+    ApplyRequest, ApplyResponse, ClientCapabilities, ConfigureRequest, ImportRequest,
+    ImportResponse, PlanRequest, PlanResponse, Provider, ProviderSchemas, ReadDataRequest,
+    ReadDataResponse, ReadRequest, ReadResponse, not_supported,
 };
 use crate::tfplugin::value::Value;
 
@@ -102,9 +102,14 @@ impl Provider for Meshfed {
         diags
     }
 
-    async fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+    async fn validate_resource_config(
+        &self,
+        type_name: &str,
+        config: &Value,
+        capabilities: ClientCapabilities,
+    ) -> Diagnostics {
         match registry().resource(type_name) {
-            Some(r) => r.validate(config),
+            Some(r) => r.validate(config, capabilities),
             None => Diagnostics::new(),
         }
     }

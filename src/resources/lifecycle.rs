@@ -18,8 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::context::Ctx;
 use super::objects::{
-    Desired, Manifests, ObjectKey, error_diag, live_display, manifests_of, with_manifests,
+    Desired, Manifests, ObjectKey, error_diag, live_display, manifest_keys, manifests_of,
+    with_manifests,
 };
+use super::ownership::{self, Hint};
 use super::resource::{Call, Resource, Written};
 use crate::k8s::ClusterSet;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
@@ -71,7 +73,17 @@ pub async fn plan<R: Resource>(r: &R, ctx: &Ctx<'_>, req: PlanRequest) -> PlanRe
         };
     }
     let mut diagnostics = Diagnostics::new();
-    match r.plan(Call::new(ctx, &mut diagnostics), &req).await {
+    let planned = r.plan(Call::new(ctx, &mut diagnostics), &req).await;
+    if let Some(planned) = &planned {
+        let prior = manifests_of(&req.prior_state);
+        let new = manifest_keys(&planned.state)
+            .into_iter()
+            .filter(|k| !prior.contains_key(k))
+            .collect();
+        let hint = |k: &ObjectKey| r.adopt_hint(k);
+        diagnostics.extend(ownership::look_ahead(ctx.clusters, new, &hint).await);
+    }
+    match planned {
         Some(planned) => PlanResponse {
             planned_state: planned.state,
             planned_private: planned.private,
@@ -100,7 +112,8 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
         };
     };
     let prior = manifests_of(&req.prior_state);
-    let (in_place, d) = converge(ctx.clusters, &writes.objects, &prior, writes.order).await;
+    let hint = |k: &ObjectKey| r.adopt_hint(k);
+    let (in_place, d) = converge(ctx.clusters, &writes.objects, &prior, writes.order, &hint).await;
     diagnostics.extend(d);
     let call = Call::new(ctx, &mut diagnostics);
     let done = r.finish(call, &req, Written { change, in_place }).await;
@@ -177,15 +190,19 @@ pub async fn import<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ImportRequest) -> Im
 
 /// Applies every desired object in order, then deletes the prior objects no longer desired.
 /// Returns the objects now in place and the errors met; `order` says what a failure stops.
+///
+/// First looks at every object `prior` does not hold ([`ownership::guard`]): a cluster holding
+/// one that meshfed does not own gets no write at all (and with [`Order::Sequential`], no
+/// cluster does); `hint` gives the way out for each such object.
 pub async fn converge(
     clusters: &ClusterSet,
     desired: &[Desired],
     prior: &Manifests,
     order: Order,
+    hint: Hint<'_>,
 ) -> (Manifests, Diagnostics) {
     let mut in_place = prior.clone();
-    let mut diags = Diagnostics::new();
-    let mut failed = BTreeSet::new();
+    let (mut failed, mut diags) = ownership::guard(clusters, desired, prior, hint).await;
     for d in desired {
         if order.stopped(&failed, &d.cluster) {
             continue;
@@ -292,7 +309,13 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        rt.block_on(converge(&clusters, desired, prior, order))
+        rt.block_on(converge(
+            &clusters,
+            desired,
+            prior,
+            order,
+            &ownership::default_hint,
+        ))
     }
 
     #[test]
@@ -300,8 +323,12 @@ mod tests {
         let prior = Manifests::from([(key("c", "stale"), "old\n".to_string())]);
         let want = [cm("a", "one"), cm("b", "two")];
         let (in_place, diags) = converge_unreachable(&want, &prior, Order::Sequential);
-        assert_eq!(diags.0.len(), 1, "{diags:?}");
-        assert!(diags.0[0].summary.contains(" in a"), "{diags:?}");
+        let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
+        // Both clusters fail the look before the first write (one error each); nothing follows.
+        assert_eq!(
+            summaries,
+            ["Cannot apply object in a", "Cannot apply object in b"]
+        );
         assert_eq!(in_place, prior, "nothing written, nothing pruned");
     }
 
@@ -314,8 +341,8 @@ mod tests {
         let want = [cm("a", "one"), cm("a", "two"), cm("b", "three")];
         let (in_place, diags) = converge_unreachable(&want, &prior, Order::PerCluster);
         let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
-        // a's second object is not tried; b is; c's stale object is pruned (and fails); a's
-        // stale object is kept, as a's writes failed.
+        // One error for each cluster that cannot be read before writing (a's two objects give
+        // one); c's stale object is pruned (and fails); a's stale object is kept, as a failed.
         assert_eq!(
             summaries,
             [

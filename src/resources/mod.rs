@@ -8,6 +8,7 @@
 //!   provider dispatches through;
 //! - [`lifecycle`] — create / update / delete decided once: destroy, write and prune, refresh;
 //! - [`objects`] — an object's key in state ([`ObjectKey`]) and how objects are shown;
+//! - [`ownership`] — ownership before force: no write over an object meshfed does not own;
 //! - [`values`] — reading Terraform values ([`Field`]: null, unknown or known);
 //! - [`export`] — the `export` object two resources share.
 //!
@@ -31,6 +32,7 @@ pub mod export;
 pub mod exported_service;
 pub mod lifecycle;
 pub mod objects;
+pub mod ownership;
 pub mod resource;
 pub mod service_entry;
 #[cfg(test)]

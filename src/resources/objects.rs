@@ -172,6 +172,14 @@ pub fn manifests_of(state: &Value) -> Manifests {
         .collect()
 }
 
+/// The object keys of a (planned) `manifests` value, including those whose YAML is not known yet.
+pub fn manifest_keys(state: &Value) -> Vec<ObjectKey> {
+    let Some(entries) = state.get("manifests").and_then(Value::entries) else {
+        return Vec::new();
+    };
+    entries.keys().filter_map(|k| k.parse().ok()).collect()
+}
+
 /// `state` with its `manifests` replaced by `m`.
 pub fn with_manifests(mut state: Value, m: &Manifests) -> Value {
     if let Value::Object(attrs) = &mut state {

@@ -16,14 +16,15 @@ use std::sync::OnceLock;
 
 use super::context::Ctx;
 use super::lifecycle::{self, Order};
-use super::objects::{Desired, Manifests};
+use super::objects::{Desired, Manifests, ObjectKey};
+use super::ownership;
 use super::{cluster, exported_service, service_entry, trust};
-use crate::tfplugin::diag::Diagnostics;
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
-    ApplyRequest, ApplyResponse, ImportRequest, ImportResponse, PlanRequest, PlanResponse,
-    ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
+    ApplyRequest, ApplyResponse, ClientCapabilities, ImportRequest, ImportResponse, PlanRequest,
+    PlanResponse, ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
 };
-use crate::tfplugin::schema::Schema;
+use crate::tfplugin::schema::{Schema, write_only_set};
 use crate::tfplugin::value::Value;
 
 /// A state and the private data Terraform keeps with it.
@@ -102,6 +103,18 @@ pub trait Resource: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What to do instead of setting a write-only attribute, for clients that would store it in
+    /// state (see [`write_only_refused`]).
+    fn instead_of_write_only(&self) -> &'static str {
+        "Upgrade to Terraform 1.11 or OpenTofu 1.11 or later, which never store write-only values."
+    }
+
+    /// The way out shown when `key` exists and meshfed does not own it (see
+    /// [`super::ownership`]).
+    fn adopt_hint(&self, key: &ObjectKey) -> String {
+        ownership::default_hint(key)
+    }
+
     /// The state (and private data) of the existing objects that `id` names.
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics>;
 }
@@ -111,11 +124,24 @@ pub trait Resource: Send + Sync + 'static {
 pub trait Dispatch: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
-    fn validate(&self, config: &Value) -> Diagnostics;
+    fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics;
     async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse;
     async fn apply(&self, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse;
     async fn read(&self, ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse;
     async fn import(&self, ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse;
+}
+
+/// The error for a write-only attribute set with a client that does not support write-only
+/// attributes (Terraform before 1.11, OpenTofu before 1.11): such a client stores every
+/// attribute's value in state, so the value would be stored there in plain text.
+pub fn write_only_refused(path: AttrPath, instead: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Write-only attribute not supported by this CLI",
+        format!(
+            "{path} is write-only: meshfed never keeps its value. This Terraform or OpenTofu does not support write-only attributes (Terraform and OpenTofu support them from 1.11), so it would store the value in its state and plan files in plain text; meshfed refuses it. {instead}"
+        ),
+    )
+    .at(path)
 }
 
 /// A [`Resource`] behind the shared lifecycle.
@@ -129,8 +155,13 @@ impl<R: Resource> Dispatch for Registered<R> {
     fn schema(&self) -> Schema {
         self.0.schema()
     }
-    fn validate(&self, config: &Value) -> Diagnostics {
+    fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics {
         let mut diags = Diagnostics::new();
+        if !capabilities.write_only_attributes_allowed {
+            for path in write_only_set(config, &self.0.schema().block) {
+                diags.push(write_only_refused(path, self.0.instead_of_write_only()));
+            }
+        }
         self.0.validate(config, &mut diags);
         diags
     }

@@ -177,7 +177,14 @@ pub trait Provider: Send + Sync + 'static {
         Diagnostics::new()
     }
 
-    async fn validate_resource_config(&self, _type_name: &str, _config: &Value) -> Diagnostics {
+    /// `capabilities`: what the client said in this request (clients before protocol 6.8 say
+    /// nothing: every capability is off).
+    async fn validate_resource_config(
+        &self,
+        _type_name: &str,
+        _config: &Value,
+        _capabilities: ClientCapabilities,
+    ) -> Diagnostics {
         Diagnostics::new()
     }
 

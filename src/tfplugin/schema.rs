@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::diag::AttrPath;
 use super::value::{Type, Value};
 
 /// How a description is formatted.
@@ -303,6 +304,69 @@ pub fn null_write_only(value: Value, block: &Block) -> Value {
     Value::Object(m)
 }
 
+/// The paths of every write-only attribute `value` sets (a known or unknown value, not null), at
+/// any depth: what a client without write-only support would store in state.
+pub fn write_only_set(value: &Value, block: &Block) -> Vec<AttrPath> {
+    let mut out = Vec::new();
+    collect_write_only(value, block, &AttrPath::root(), &mut out);
+    out
+}
+
+fn collect_write_only(value: &Value, block: &Block, at: &AttrPath, out: &mut Vec<AttrPath>) {
+    let Value::Object(m) = value else {
+        return;
+    };
+    for a in &block.attributes {
+        let Some(v) = m.get(&a.name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let path = at.then(&a.name);
+        match &a.ty {
+            _ if a.write_only => out.push(path),
+            AttrType::Type(_) => {}
+            AttrType::Nested {
+                attributes,
+                nesting,
+            } => {
+                let inner = Block {
+                    attributes: attributes.clone(),
+                    ..Block::default()
+                };
+                each_nested(v, *nesting, &path, &mut |e, p| {
+                    collect_write_only(e, &inner, p, out)
+                });
+            }
+        }
+    }
+    for b in &block.blocks {
+        if let Some(v) = m.get(&b.type_name) {
+            let path = at.then(&b.type_name);
+            each_nested(v, b.nesting, &path, &mut |e, p| {
+                collect_write_only(e, &b.block, p, out)
+            });
+        }
+    }
+}
+
+/// Calls `f` on each element of a nested value with its path (list and set elements by index,
+/// map elements by key; a single or group value is its own element).
+fn each_nested(v: &Value, nesting: Nesting, at: &AttrPath, f: &mut dyn FnMut(&Value, &AttrPath)) {
+    match (nesting, v) {
+        (Nesting::Single | Nesting::Group, v) => f(v, at),
+        (_, Value::List(items) | Value::Set(items)) => {
+            for (i, e) in items.iter().enumerate() {
+                f(e, &at.index(i));
+            }
+        }
+        (_, Value::Map(m)) => {
+            for (k, e) in m {
+                f(e, &at.key(k));
+            }
+        }
+        _ => {}
+    }
+}
+
 fn null_in_attr(v: Value, ty: &AttrType) -> Value {
     match ty {
         AttrType::Type(_) => v,
@@ -372,6 +436,40 @@ mod tests {
                 .and_then(|m| m.elements())
                 .map(|e| e[0].get("secret").cloned()),
             Some(Some(Value::Null))
+        );
+    }
+
+    #[test]
+    fn set_write_only_values_are_found_with_their_paths() {
+        let ca = Block::new().attr(Attribute::optional("key_pem", Type::String).write_only());
+        let b = Block::new()
+            .attr(Attribute::optional("token", Type::String).write_only())
+            .block(NestedBlock::new(
+                "member",
+                Nesting::List,
+                Block::new().block(NestedBlock::new("ca", Nesting::List, ca)),
+            ));
+        let member = |key: Value| {
+            Value::object([("ca", Value::List(vec![Value::object([("key_pem", key)])]))])
+        };
+        let v = Value::object([
+            ("token", Value::Null),
+            (
+                "member",
+                Value::List(vec![
+                    member(Value::Null),
+                    member(Value::unknown()),
+                    member(Value::string("k")),
+                ]),
+            ),
+        ]);
+        let paths: Vec<String> = write_only_set(&v, &b)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            paths,
+            ["member[1].ca[0].key_pem", "member[2].ca[0].key_pem"]
         );
     }
 

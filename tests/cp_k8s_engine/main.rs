@@ -3,12 +3,14 @@
 //! deletion, and the errors users see (missing kinds and namespaces, invalid objects, bad
 //! credentials, RBAC, untrusted or unreachable servers). Every test makes its own `ClusterSet` and
 //! its own namespace; the control plane `cluster-a.local` is shared by the tests of this suite, and
-//! stops when the test process ends. `retries.rs` tests the retry loop against a scripted HTTP
+//! stops when the test process ends. `ownership.rs` tests that the lifecycle never writes over an
+//! object another manager made. `retries.rs` tests the retry loop against a scripted HTTP
 //! server instead. Needs real control planes (`scripts/setup`); no Terraform.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ownership;
 mod retries;
 
 use std::collections::BTreeMap;

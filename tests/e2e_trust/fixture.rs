@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use base64::Engine;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use meshfed::cert::{self, CaMaterial, CaRequest, IssuingCa, WorkloadCert};
 use serde_json::{Value as Json, json};
 
@@ -209,6 +211,38 @@ impl Planes {
         }
         out.sort();
         out
+    }
+
+    /// Creates Secret `name` in the istio namespace with `data` (text values), as `manager` would
+    /// (`kubectl create secret generic` records manager `kubectl-create`), without meshfed's label.
+    pub fn create_secret_as(
+        &self,
+        cluster: &str,
+        manager: &str,
+        name: &str,
+        data: &[(&str, &str)],
+    ) {
+        let data: BTreeMap<String, ByteString> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+            .collect();
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: Some(NS.to_string()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            ..Secret::default()
+        };
+        let api: Api<Secret> = Api::namespaced(self.client(cluster), NS);
+        let pp = PostParams {
+            field_manager: Some(manager.to_string()),
+            ..PostParams::default()
+        };
+        self.rt
+            .block_on(api.create(&pp, &secret))
+            .unwrap_or_else(|e| panic!("{cluster}: create Secret {name} as {manager}: {e}"));
     }
 
     pub fn delete_secret(&self, cluster: &str) {

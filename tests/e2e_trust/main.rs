@@ -8,13 +8,15 @@
 //!
 //! `fixture.rs` holds the control planes and configurations; the tests are by topic: `members.rs`
 //! (members and peers trusting each other), `keys.rs` (CA material and where keys never go),
-//! `refused.rs` (inputs refused at plan), `repair.rs` (a lost Secret, istiod's settings) and
-//! `import.rs`.
+//! `refused.rs` (inputs refused at plan), `repair.rs` (a lost Secret, istiod's settings),
+//! `ownership.rs` (a `cacerts` meshfed did not write is never overwritten; a CA key kept in the
+//! operator's Secret) and `import.rs`.
 
 mod fixture;
 mod import;
 mod keys;
 mod members;
+mod ownership;
 mod refused;
 mod repair;
 #[path = "../support/mod.rs"]

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use meshfed::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use meshfed::tfplugin::provider::{
-    ApplyRequest, ApplyResponse, ConfigureRequest, ImportRequest, ImportResponse, ImportedResource,
-    PlanRequest, PlanResponse, Provider, ProviderSchemas, ReadRequest, ReadResponse,
+    ApplyRequest, ApplyResponse, ClientCapabilities, ConfigureRequest, ImportRequest,
+    ImportResponse, ImportedResource, PlanRequest, PlanResponse, Provider, ProviderSchemas,
+    ReadRequest, ReadResponse,
 };
 use meshfed::tfplugin::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use meshfed::tfplugin::value::{Type, Value};
@@ -265,7 +266,12 @@ impl Provider for TestProvider {
         Diagnostics::new()
     }
 
-    async fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+    async fn validate_resource_config(
+        &self,
+        type_name: &str,
+        config: &Value,
+        _capabilities: ClientCapabilities,
+    ) -> Diagnostics {
         self.record(Call::ValidateResource(
             type_name.to_string(),
             config.clone(),

@@ -11,19 +11,31 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use super::input::{CaInput, MemberInput, TrustInput};
+use super::key_secret::{self, KeySecret};
 use super::state::{Private, Remembered, cacerts_key};
 use crate::cert::encoding::{base64_decode, first_pem, pem_text, sha256_display};
-use crate::cert::{self, CaMaterial, CaRequest};
+use crate::cert::{self, CaMaterial, CaRequest, CheckedCa, ProvidedCa};
 use crate::k8s::ObjectRef;
 use crate::mesh::trust::{self as tr, MemberCa};
 use crate::resources::context::Ctx;
 use crate::resources::objects::{Manifests, error_diag};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 
+/// How the `cacerts` Secret shows the CA's key at plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyShown {
+    /// As rendered from the material (a `key_pem`).
+    Rendered,
+    /// This `sha256:` display of a key that stays in the cluster (generated, or in a Secret).
+    Display(String),
+    /// Known after apply (a key in a Secret, not read yet).
+    Unknown,
+}
+
 /// What a member's CA is at plan time.
 pub enum Planned {
-    /// Known, with the `sha256:` display of a key that stays in the cluster (generated CAs).
-    Known(MemberCa, Option<String>),
+    /// Known, with how its key shows.
+    Known(MemberCa, KeyShown),
     /// Known only at apply: to be generated, read from the cluster, or still unknown material.
     Unknown,
 }
@@ -48,7 +60,15 @@ pub fn plan_cas(p: &TrustInput, private: &Private, prior: &Manifests) -> BTreeMa
     for m in &p.members {
         let planned = match &m.ca {
             CaInput::Provided(Some(checked)) => {
-                Planned::Known(MemberCa::Provided(checked.clone()), None)
+                let shown = match &m.key_secret {
+                    None => KeyShown::Rendered,
+                    Some(_) => {
+                        let cacerts = cacerts_key(&m.cluster, &m.istio_namespace);
+                        key_secret::planned_display(prior, &cacerts, checked.cert_pem())
+                            .map_or(KeyShown::Unknown, KeyShown::Display)
+                    }
+                };
+                Planned::Known(MemberCa::Provided(checked.clone()), shown)
             }
             CaInput::Provided(None) => Planned::Unknown,
             CaInput::Cluster => match private.adopted.get(&m.cluster) {
@@ -56,7 +76,7 @@ pub fn plan_cas(p: &TrustInput, private: &Private, prior: &Manifests) -> BTreeMa
                     MemberCa::Cluster {
                         root_cert_pem: root.clone(),
                     },
-                    None,
+                    KeyShown::Rendered,
                 ),
                 None => Planned::Unknown,
             },
@@ -71,7 +91,8 @@ pub fn plan_cas(p: &TrustInput, private: &Private, prior: &Manifests) -> BTreeMa
                         intermediate_key_pem: "(in the cluster)".into(),
                         cert_chain_pem: r.cert_chain_pem.clone(),
                     };
-                    Planned::Known(MemberCa::Generated(material), Some(r.key_display.clone()))
+                    let shown = KeyShown::Display(r.key_display.clone());
+                    Planned::Known(MemberCa::Generated(material), shown)
                 }
                 _ => Planned::Unknown,
             },
@@ -126,7 +147,13 @@ async fn resolve(
             }
         }
         (CaInput::Generate { .. }, _) => generate(m, diags),
-        (CaInput::Provided(Some(c)), _) => Some(MemberCa::Provided(c.clone())),
+        (CaInput::Provided(Some(c)), _) => match &m.key_secret {
+            None => Some(MemberCa::Provided(c.clone())),
+            Some(r) => match with_key_from_secret(ctx, m, r, c).await {
+                Ok(full) => Some(MemberCa::Provided(full)),
+                Err(d) => fail(d, diags),
+            },
+        },
         (CaInput::Provided(None), _) => {
             let detail = format!(
                 "The provided CA of {} is not known during apply.",
@@ -142,6 +169,40 @@ async fn resolve(
             Err(d) => fail(d, diags),
         },
     }
+}
+
+/// The provided certificates `c` with the key read from the Secret `r` names, checked together.
+async fn with_key_from_secret(
+    ctx: &Ctx<'_>,
+    m: &MemberInput,
+    r: &KeySecret,
+    c: &CheckedCa,
+) -> Result<CheckedCa, Diagnostic> {
+    let key_pem = key_secret::read(ctx, m, r).await?;
+    let provided = ProvidedCa {
+        cert_pem: c.cert_pem().to_string(),
+        key_pem,
+        cert_chain_pem: c.cert_chain_pem().to_string(),
+        root_cert_pem: c.root_cert_pem().to_string(),
+    };
+    cert::check_provided(provided, cert::now()).map_err(|problems| {
+        let why: Vec<String> = problems
+            .iter()
+            .filter(|p| !p.is_warning())
+            .map(|p| p.kind.to_string())
+            .collect();
+        Diagnostic::error(
+            format!(
+                "The key in key_secret does not fit cert_pem ({})",
+                m.cluster
+            ),
+            format!(
+                "The Secret key_secret names holds a key that cannot sign as cert_pem: {}.",
+                why.join("; ")
+            ),
+        )
+        .at(r.path.clone())
+    })
 }
 
 fn generate(m: &MemberInput, diags: &mut Diagnostics) -> Option<MemberCa> {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use super::key_secret::{self, KeySecret};
 use crate::cert::{self, CaField, CheckedCa, KeyAlgorithm, ProvidedCa};
 use crate::mesh::names::check_trust_domain;
 use crate::mesh::trust::{BundleMode, Peer, check_configmap_name};
@@ -36,6 +37,8 @@ pub struct MemberInput {
     pub trust_domain: String,
     pub istio_namespace: String,
     pub ca: CaInput,
+    /// Where a provided CA's key is kept, when not in `key_pem`.
+    pub key_secret: Option<KeySecret>,
 }
 
 #[derive(Clone, Debug)]
@@ -181,12 +184,19 @@ fn parse_member(
         );
         return None;
     }
-    let ca = parse_ca(ca_block(m), &path.then("ca").index(0), diags)?;
+    let ca_path = path.then("ca").index(0);
+    let ca = parse_ca(ca_block(m), &ca_path, diags)?;
+    let key_secret = match ca {
+        // parse_ca reported its problems already.
+        CaInput::Provided(_) => key_secret::parse(ca_block(m), &ca_path, &mut Diagnostics::new()),
+        _ => None,
+    };
     Some(MemberInput {
         cluster,
         trust_domain: mesh.trust_domain.clone(),
         istio_namespace: mesh.istio_namespace.clone(),
         ca,
+        key_secret,
     })
 }
 
@@ -206,6 +216,7 @@ fn parse_ca(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<CaIn
     let set: Vec<&str> = CA_FIELDS
         .iter()
         .copied()
+        .chain(["key_secret"])
         .filter(|f| !values::whole(ca, f).is_null())
         .collect();
     match source.as_str() {
@@ -278,9 +289,24 @@ fn parse_generate(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Optio
 }
 
 fn parse_provided(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<CaInput> {
+    let in_secret = key_secret::is_set(ca);
+    if in_secret {
+        key_secret::parse(ca, path, diags);
+        if !values::whole(ca, "key_pem").is_null() {
+            diags.error_at(
+                path.then("key_pem"),
+                "key_pem and key_secret both set",
+                "Give the CA's key either in key_pem or in a Secret named by key_secret, not both.",
+            );
+        }
+    }
     let mut got = Vec::new();
     let mut unknown = false;
     for f in CA_FIELDS {
+        if f == "key_pem" && in_secret {
+            got.push(String::new());
+            continue;
+        }
         match values::string(ca, f) {
             Field::Known(v) => got.push(v),
             Field::Unknown => {
@@ -288,11 +314,11 @@ fn parse_provided(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Optio
                 got.push(String::new());
             }
             Field::Null => {
-                diags.error_at(
-                    path.then(f),
-                    format!("Missing {f}"),
-                    format!("source = \"provided\" needs {}.", CA_FIELDS.join(", ")),
-                );
+                let detail = match f {
+                    "key_pem" => "source = \"provided\" needs the CA's key: key_pem, or key_secret naming a Secret in the member cluster that holds it.".to_string(),
+                    _ => format!("source = \"provided\" needs {}.", CA_FIELDS.join(", ")),
+                };
+                diags.error_at(path.then(f), format!("Missing {f}"), detail);
                 got.push(String::new());
             }
         }
@@ -309,7 +335,12 @@ fn parse_provided(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Optio
         cert_chain_pem: got[2].clone(),
         root_cert_pem: got[3].clone(),
     };
-    match cert::check_provided(provided, cert::now()) {
+    let checked = if in_secret {
+        cert::check_certificates(provided, cert::now())
+    } else {
+        cert::check_provided(provided, cert::now())
+    };
+    match checked {
         Ok(checked) => {
             for w in checked.warnings() {
                 diags.push(

@@ -16,8 +16,10 @@
 //! Uses the shared modules of `resources`; must not import another resource or the provider.
 
 mod ca;
+mod checks;
 mod import;
 mod input;
+mod key_secret;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -31,7 +33,7 @@ use crate::cert::KeyAlgorithm;
 use crate::mesh::trust::{self as tr, Member, MemberCa, TrustSpec};
 use crate::resources::context::Ctx;
 use crate::resources::lifecycle::Order;
-use crate::resources::objects::{Desired, manifests_of, manifests_value};
+use crate::resources::objects::{Desired, ObjectKey, manifests_of, manifests_value};
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
@@ -62,7 +64,8 @@ impl Resource for Trust {
             .attr(Attribute::optional("root_validity_days", Type::Number).describe("Validity of a generated root, in days. Default 3650."))
             .attr(Attribute::optional("intermediate_validity_days", Type::Number).describe("Validity of a generated intermediate, in days. Default 1825; never beyond the root."))
             .attr(Attribute::optional("cert_pem", Type::String).describe("`provided`: istiod's signing (intermediate) CA certificate, PEM."))
-            .attr(Attribute::optional("key_pem", Type::String).sensitive().write_only().describe("`provided`: the private key of `cert_pem`, PEM. Sensitive and write-only: never stored in state."))
+            .attr(Attribute::optional("key_pem", Type::String).sensitive().write_only().describe("`provided`: the private key of `cert_pem`, PEM. Sensitive and write-only: never stored in state. Needs Terraform or OpenTofu 1.11 or later (older ones would store it, so meshfed refuses it there); with any version, use `key_secret` instead."))
+            .attr(key_secret::attribute())
             .attr(Attribute::optional("cert_chain_pem", Type::String).describe("`provided`: the chain from `cert_pem` up to the root, PEM, starting with `cert_pem`."))
             .attr(Attribute::optional("root_cert_pem", Type::String).describe("`provided`: the root CA certificate, PEM."));
         let member = Block::new()
@@ -105,7 +108,8 @@ impl Resource for Trust {
         let Call { ctx, diags } = call;
         let p = input::parse(ctx, &req.config, diags)?;
         let private = Private::from_bytes(&req.prior_private);
-        let cas = plan_cas(&p, &private, &manifests_of(&req.prior_state));
+        let prior = manifests_of(&req.prior_state);
+        let cas = plan_cas(&p, &private, &prior);
         let manifests = planned_manifests(&p, &cas)
             .map_err(|d| diags.push(d))
             .ok()?;
@@ -115,6 +119,9 @@ impl Resource for Trust {
         });
         let manifests = Value::Map(manifests.collect());
         let roots = roots_value(&p, &cas);
+        for m in &p.members {
+            checks::warn_self_signed(ctx, m, &prior, diags).await;
+        }
         Some(Outcome {
             state: state::state(&req.config, &p, roots, manifests),
             private: req.prior_private.clone(),
@@ -153,7 +160,7 @@ impl Resource for Trust {
         let Call { ctx, diags } = call;
         let (r, in_place) = (w.change, &w.in_place);
         for m in &r.input.members {
-            warn_istiod(ctx, m, diags).await;
+            checks::warn_istiod(ctx, m, diags).await;
         }
         let (remembered, known) = remember(&r.input, &r.cas, in_place);
         let (roots, prints) = roots_value(&r.input, &known);
@@ -169,6 +176,14 @@ impl Resource for Trust {
         }
     }
 
+    fn instead_of_write_only(&self) -> &'static str {
+        "Keep the key in a Secret of the member cluster and name it instead: key_secret = { namespace = \"...\", name = \"...\", key = \"tls.key\" }. meshfed reads it only at apply and never stores it. Or use Terraform 1.11 or OpenTofu 1.11 or later."
+    }
+
+    fn adopt_hint(&self, key: &ObjectKey) -> String {
+        checks::adopt_hint(key)
+    }
+
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics> {
         import::import(ctx, id).await
     }
@@ -182,37 +197,4 @@ fn member(m: &MemberInput, cas: &BTreeMap<String, MemberCa>) -> Member {
         istio_namespace: m.istio_namespace.clone(),
         ca: cas[&m.cluster].clone(),
     }
-}
-
-/// Warns, with the fix, when a visible istiod runs without the settings that make it read the
-/// shared mesh config and trust several roots.
-async fn warn_istiod(ctx: &Ctx<'_>, m: &MemberInput, diags: &mut Diagnostics) {
-    let deploy =
-        crate::k8s::ObjectRef::namespaced("apps/v1", "Deployment", &m.istio_namespace, "istiod");
-    let Ok(Some(d)) = ctx.clusters.get(&m.cluster, &deploy).await else {
-        return;
-    };
-    let containers = d["spec"]["template"]["spec"]["containers"].as_array();
-    let env: BTreeMap<String, String> = containers
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
-        .filter_map(|e| {
-            let value = e["value"].as_str().unwrap_or_default().to_string();
-            Some((e["name"].as_str()?.to_string(), value))
-        })
-        .collect();
-    let is = |k: &str, v: &str| env.get(k).map(String::as_str) == Some(v);
-    if is("ISTIO_MULTIROOT_MESH", "true") && is("SHARED_MESH_CONFIG", tr::MESH_CONFIG_CONFIGMAP) {
-        return;
-    }
-    diags.push(Diagnostic::warning(
-        format!("istiod in {} does not read meshfed's trust bundle", m.cluster),
-        format!(
-            "Deployment {}/istiod lacks ISTIO_MULTIROOT_MESH=true and SHARED_MESH_CONFIG={}, so it ignores the other parties' roots. Fix: install Istio with\n  --set values.pilot.env.ISTIO_MULTIROOT_MESH=true --set values.pilot.env.SHARED_MESH_CONFIG={}\nor add both variables to the istiod container.",
-            m.istio_namespace,
-            tr::MESH_CONFIG_CONFIGMAP,
-            tr::MESH_CONFIG_CONFIGMAP
-        ),
-    ));
 }

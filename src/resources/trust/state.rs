@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::ca::Planned;
+use super::ca::{KeyShown, Planned};
 use super::input::{CaInput, TrustInput};
 use crate::cert;
 use crate::cert::encoding::pem_text;
@@ -109,10 +109,14 @@ pub fn planned_manifests(
         if matches!(m.ca, CaInput::Generate { .. } | CaInput::Provided(_)) {
             let key = cacerts_key(&m.cluster, &m.istio_namespace);
             let depends = own_unknown || (p.bundle == BundleMode::Cacerts && others_unknown);
+            let key_unknown = matches!(
+                cas.get(&m.cluster),
+                Some(Planned::Known(_, KeyShown::Unknown))
+            );
             let shown = rendered
                 .iter()
                 .find(|r| ObjectKey::of(&r.cluster, &r.manifest) == key)
-                .filter(|_| !depends)
+                .filter(|_| !depends && !key_unknown)
                 .map(|r| secret_display(r, cas.get(&m.cluster)));
             out.insert(key, shown);
         }
@@ -134,7 +138,7 @@ pub fn planned_manifests(
 /// The Secret's display, with the remembered key fingerprint where the key is in the cluster.
 fn secret_display(r: &tr::Rendered, planned: Option<&Planned>) -> String {
     let mut m = r.manifest.clone();
-    if let Some(Planned::Known(_, Some(key_display))) = planned {
+    if let Some(Planned::Known(_, KeyShown::Display(key_display))) = planned {
         m.object["data"]["ca-key.pem"] = Json::String(key_display.clone());
     }
     m.to_yaml()
@@ -212,15 +216,15 @@ pub fn remember(
                     key_algorithm: algorithm.as_str().to_string(),
                 };
                 remembered.generated.insert(m.cluster.clone(), r);
-                Planned::Known(ca.clone(), None)
+                Planned::Known(ca.clone(), KeyShown::Rendered)
             }
             (MemberCa::Generated(_), _) => Planned::Unknown,
             (MemberCa::Cluster { root_cert_pem }, _) => {
                 let root = root_cert_pem.clone();
                 remembered.adopted.insert(m.cluster.clone(), root);
-                Planned::Known(ca.clone(), None)
+                Planned::Known(ca.clone(), KeyShown::Rendered)
             }
-            (MemberCa::Provided(_), _) => Planned::Known(ca.clone(), None),
+            (MemberCa::Provided(_), _) => Planned::Known(ca.clone(), KeyShown::Rendered),
         };
         known.insert(m.cluster.clone(), planned);
     }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::resources::testing::{facts, plan_create, provider};
 use crate::resources::values::Field;
-use crate::tfplugin::provider::PlanResponse;
+use crate::tfplugin::provider::{ClientCapabilities, PlanResponse};
 
 const A: &str = "cluster-a.local";
 const B: &str = "cluster-b.local";
@@ -47,10 +47,21 @@ fn plan(config: Value) -> PlanResponse {
     plan_create(&Trust, &p, config)
 }
 
-/// Validation as the provider runs it, through the registry.
+/// Validation as the provider runs it, through the registry, for a client that supports
+/// write-only attributes.
 fn validate(config: &Value) -> Diagnostics {
+    validate_with(config, true)
+}
+
+fn validate_with(config: &Value, write_only_attributes_allowed: bool) -> Diagnostics {
     let trust = crate::resources::registry().resource(TYPE_NAME);
-    trust.expect("meshfed_trust is registered").validate(config)
+    let capabilities = ClientCapabilities {
+        write_only_attributes_allowed,
+        ..ClientCapabilities::default()
+    };
+    trust
+        .expect("meshfed_trust is registered")
+        .validate(config, capabilities)
 }
 
 fn paths(d: &Diagnostics) -> Vec<(String, String)> {
@@ -149,6 +160,92 @@ fn a_member_listed_twice_is_refused_on_the_second() {
         [(
             "member[1].cluster".to_string(),
             "Member listed twice".to_string()
+        )]
+    );
+}
+
+#[test]
+fn a_key_pem_is_refused_for_clients_that_would_store_it_in_state() {
+    let provided = |key: Value| {
+        Some(Value::object([
+            ("source", Value::string("provided")),
+            ("cert_pem", Value::unknown()),
+            ("key_pem", key),
+            ("cert_chain_pem", Value::unknown()),
+            ("root_cert_pem", Value::unknown()),
+        ]))
+    };
+    let c = config(&[(A, None), (B, provided(Value::unknown()))]);
+    let old = validate_with(&c, false);
+    assert_eq!(
+        paths(&old),
+        [(
+            "member[1].ca[0].key_pem".to_string(),
+            "Write-only attribute not supported by this CLI".to_string()
+        )]
+    );
+    let detail = &old.0[0].detail;
+    assert!(detail.contains("store the value in its state"), "{detail}");
+    assert!(detail.contains("key_secret = {"), "{detail}");
+    assert_eq!(paths(&validate_with(&c, true)), []);
+    let without = config(&[(A, None), (B, provided(Value::Null))]);
+    assert!(
+        !validate_with(&without, false)
+            .iter()
+            .any(|d| d.summary.starts_with("Write-only")),
+        "no key_pem, nothing refused"
+    );
+}
+
+#[test]
+fn key_secret_is_checked_and_excludes_key_pem() {
+    let secret = |name: &str, key: Value| {
+        Value::object([
+            ("namespace", Value::Null),
+            ("name", Value::string(name)),
+            ("key", key),
+        ])
+    };
+    let c = config(&[
+        (
+            A,
+            Some(Value::object([
+                ("source", Value::string("provided")),
+                ("key_pem", Value::string("x")),
+                ("key_secret", secret("ca-key", Value::Null)),
+            ])),
+        ),
+        (
+            B,
+            Some(Value::object([
+                ("source", Value::string("provided")),
+                ("key_secret", secret("Bad_Name", Value::string("a/b"))),
+            ])),
+        ),
+    ]);
+    let found = paths(&validate(&c));
+    for want in [
+        ("member[0].ca[0].key_pem", "key_pem and key_secret both set"),
+        ("member[1].ca[0].key_secret.name", "Invalid key_secret.name"),
+        ("member[1].ca[0].key_secret.key", "Invalid key_secret.key"),
+        ("member[1].ca[0].cert_pem", "Missing cert_pem"),
+    ] {
+        let want = (want.0.to_string(), want.1.to_string());
+        assert!(found.contains(&want), "{want:?} in {found:?}");
+    }
+    assert!(
+        !found.iter().any(|(p, _)| p == "member[1].ca[0].key_pem"),
+        "key_pem is not missing when key_secret is set: {found:?}"
+    );
+    let generate = config(&[(
+        A,
+        Some(Value::object([("key_secret", secret("k", Value::Null))])),
+    )]);
+    assert_eq!(
+        paths(&validate(&generate)),
+        [(
+            "member[0].ca[0].key_secret".to_string(),
+            "key_secret is only for source = \"provided\"".to_string()
         )]
     );
 }

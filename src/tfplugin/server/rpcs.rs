@@ -90,8 +90,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         r: Request<pb::validate_resource_config::Request>,
     ) -> Rpc<pb::validate_resource_config::Response> {
         let r = r.into_inner();
+        let capabilities = wire::client_capabilities(r.client_capabilities.as_ref());
         let diagnostics = self
-            .validate_config(Kind::Resource, &r.type_name, r.config.as_ref())
+            .validate_config(
+                Kind::Resource,
+                &r.type_name,
+                r.config.as_ref(),
+                capabilities,
+            )
             .await;
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics,
@@ -103,8 +109,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         r: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
         let r = r.into_inner();
+        let capabilities = p::ClientCapabilities::default();
         let diagnostics = self
-            .validate_config(Kind::DataSource, &r.type_name, r.config.as_ref())
+            .validate_config(
+                Kind::DataSource,
+                &r.type_name,
+                r.config.as_ref(),
+                capabilities,
+            )
             .await;
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics,
@@ -416,13 +428,17 @@ impl<P: Provider> ProviderService<P> {
         kind: Kind,
         type_name: &str,
         config: Option<&pb::DynamicValue>,
+        capabilities: p::ClientCapabilities,
     ) -> Vec<pb::Diagnostic> {
         let judged = async {
             let schema = self.schema(kind, type_name)?;
             let what = format!("{} configuration", kind.noun());
             let config = decode(config, &schema.value_type(), &what)?;
             let check = match kind {
-                Kind::Resource => self.provider.validate_resource_config(type_name, &config),
+                Kind::Resource => {
+                    self.provider
+                        .validate_resource_config(type_name, &config, capabilities)
+                }
                 Kind::DataSource => self
                     .provider
                     .validate_data_resource_config(type_name, &config),
