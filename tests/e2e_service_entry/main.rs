@@ -1,6 +1,8 @@
 //! `meshfed_service_entry` end to end: real Terraform and real OpenTofu drive this build of the
 //! provider against a real kube-apiserver with Istio's CRDs. Each test starts its own control
 //! plane. Needs real Terraform and OpenTofu and real control planes (`scripts/setup`).
+//! `safety.rs`: a ServiceEntry made by hand is never overwritten; the token reaches no output.
+mod safety;
 #[path = "../support/mod.rs"]
 mod support;
 
