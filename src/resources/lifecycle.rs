@@ -27,7 +27,7 @@ use crate::k8s::ClusterSet;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ImportRequest, ImportResponse, ImportedResource, PlanRequest,
-    PlanResponse, ReadRequest, ReadResponse,
+    PlanResponse, ReadRequest, ReadResponse, STOP_GRACE, StopSignal,
 };
 use crate::tfplugin::value::Value;
 
@@ -103,6 +103,7 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
     if req.planned_state.is_null() {
         return destroy(ctx.clusters, req).await;
     }
+    let stop = req.stop.clone();
     let mut diagnostics = Diagnostics::new();
     let Some((change, writes)) = r.prepare(Call::new(ctx, &mut diagnostics), &req).await else {
         return ApplyResponse {
@@ -113,7 +114,15 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
     };
     let prior = manifests_of(&req.prior_state);
     let hint = |k: &ObjectKey| r.adopt_hint(k);
-    let (in_place, d) = converge(ctx.clusters, &writes.objects, &prior, writes.order, &hint).await;
+    let (in_place, d) = converge(
+        ctx.clusters,
+        &writes.objects,
+        &prior,
+        writes.order,
+        &hint,
+        &stop,
+    )
+    .await;
     diagnostics.extend(d);
     let call = Call::new(ctx, &mut diagnostics);
     let done = r.finish(call, &req, Written { change, in_place }).await;
@@ -129,7 +138,7 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
 async fn destroy(clusters: &ClusterSet, req: ApplyRequest) -> ApplyResponse {
     let prior = manifests_of(&req.prior_state);
     let keys: Vec<ObjectKey> = prior.keys().cloned().collect();
-    let (gone, diagnostics) = delete(clusters, &keys).await;
+    let (gone, diagnostics) = delete(clusters, &keys, &req.stop).await;
     if !diagnostics.has_errors() {
         return ApplyResponse {
             new_state: Value::Null,
@@ -194,18 +203,26 @@ pub async fn import<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ImportRequest) -> Im
 /// First looks at every object `prior` does not hold ([`ownership::guard`]): a cluster holding
 /// one that meshfed does not own gets no write at all (and with [`Order::Sequential`], no
 /// cluster does); `hint` gives the way out for each such object.
+///
+/// Once `stop` is raised, nothing more is written or deleted: the objects written so far are
+/// returned with an error saying the apply was interrupted.
 pub async fn converge(
     clusters: &ClusterSet,
     desired: &[Desired],
     prior: &Manifests,
     order: Order,
     hint: Hint<'_>,
+    stop: &StopSignal,
 ) -> (Manifests, Diagnostics) {
     let mut in_place = prior.clone();
     let (mut failed, mut diags) = ownership::guard(clusters, desired, prior, hint).await;
     for d in desired {
         if order.stopped(&failed, &d.cluster) {
             continue;
+        }
+        if stop.is_raised() {
+            diags.push(interrupted(desired.len(), &in_place, prior));
+            return (in_place, diags);
         }
         match clusters.apply(&d.cluster, &d.manifest.object).await {
             Ok(_) => {
@@ -223,7 +240,7 @@ pub async fn converge(
         .filter(|k| !wanted.contains(*k) && !order.stopped(&failed, &k.cluster))
         .cloned()
         .collect();
-    let (gone, d) = delete(clusters, &stale).await;
+    let (gone, d) = delete(clusters, &stale, stop).await;
     for k in gone {
         in_place.remove(&k);
     }
@@ -231,11 +248,36 @@ pub async fn converge(
     (in_place, diags)
 }
 
-/// Deletes the objects behind `keys`, continuing past failures. Returns the keys now gone.
-pub async fn delete(clusters: &ClusterSet, keys: &[ObjectKey]) -> (Vec<ObjectKey>, Diagnostics) {
+/// The error of an apply stopped by an interrupt: how far it got, and that a second apply
+/// finishes it.
+fn interrupted(wanted: usize, in_place: &Manifests, prior: &Manifests) -> Diagnostic {
+    let written = in_place.keys().filter(|k| !prior.contains_key(*k)).count();
+    Diagnostic::error(
+        "Apply interrupted",
+        format!(
+            "Terraform asked meshfed to stop, and the grace for finishing this resource ({} s) ran out: {written} new object(s) of {wanted} were written before it stopped; the state records every object in place. Run apply again to finish.",
+            STOP_GRACE.as_secs()
+        ),
+    )
+}
+
+/// Deletes the objects behind `keys`, continuing past failures until `stop` is raised. Returns
+/// the keys now gone.
+pub async fn delete(
+    clusters: &ClusterSet,
+    keys: &[ObjectKey],
+    stop: &StopSignal,
+) -> (Vec<ObjectKey>, Diagnostics) {
     let mut gone = Vec::new();
     let mut diags = Diagnostics::new();
     for key in keys {
+        if stop.is_raised() {
+            diags.push(Diagnostic::error(
+                "Destroy interrupted",
+                "Terraform asked meshfed to stop before every object was deleted; the state keeps the ones still there. Run the command again to finish.",
+            ));
+            break;
+        }
         match clusters.delete(&key.cluster, &key.object).await {
             Ok(()) => gone.push(key.clone()),
             Err(e) => diags.push(error_diag("Cannot delete object", &e)),
@@ -315,6 +357,7 @@ mod tests {
             prior,
             order,
             &ownership::default_hint,
+            &StopSignal::default(),
         ))
     }
 
@@ -364,6 +407,7 @@ mod tests {
             planned_state: Value::Null,
             config: Value::Null,
             planned_private: b"remembered".to_vec(),
+            stop: StopSignal::default(),
         };
         let clusters = ClusterSet::new("meshfed", BTreeMap::new());
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -91,6 +91,39 @@ pub struct ApplyRequest {
     pub planned_state: Value,
     pub config: Value,
     pub planned_private: Vec<u8>,
+    /// Raised when the apply must stop before its next change (see [`StopSignal`]).
+    pub stop: StopSignal,
+}
+
+/// Tells an apply in flight to stop: raised [`STOP_GRACE`] after Terraform sent StopProvider
+/// (an interrupt, Ctrl-C). Until then the apply goes on, so a resource whose few objects are
+/// being written is finished and recorded whole; once raised, the apply writes nothing more and
+/// returns the state of what it did. Never raised by default.
+#[derive(Clone, Debug, Default)]
+pub struct StopSignal(tokio_util::sync::CancellationToken);
+
+/// How long an apply in flight may go on after StopProvider before [`StopSignal`] is raised.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl StopSignal {
+    /// A signal raised when `token` is cancelled.
+    pub fn new(token: tokio_util::sync::CancellationToken) -> StopSignal {
+        StopSignal(token)
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    /// Completes once the signal is raised.
+    pub async fn raised(&self) {
+        self.0.cancelled().await
+    }
+
+    /// Raises the signal (tests, and the server when the grace runs out).
+    pub fn raise(&self) {
+        self.0.cancel();
+    }
 }
 
 #[derive(Clone, Debug, Default)]

@@ -174,14 +174,10 @@ impl Number {
     pub fn to_decimal_string(&self) -> String {
         match self {
             Number::Int(i) => i.to_string(),
-            Number::Float(f) => {
-                if f.fract() == 0.0 && f.abs() < 1e21 {
-                    format!("{f:.0}")
-                } else {
-                    let s = format!("{f}");
-                    s
-                }
-            }
+            // The shortest text that reads back as `f` (never an exponent), as `parse` expects:
+            // `{f:.0}` would print the binary value's exact digits instead (…467456 for
+            // 100000004323000470000), which `parse` reads as another number.
+            Number::Float(f) => format!("{f}"),
             Number::Big(s) => s.clone(),
         }
     }

@@ -15,6 +15,7 @@ use meshfed::mesh::Manifest;
 use meshfed::resources::lifecycle::{Order, converge};
 use meshfed::resources::objects::{Desired, Manifests, ObjectKey};
 use meshfed::resources::ownership::default_hint;
+use meshfed::tfplugin::provider::StopSignal;
 use serde_json::json;
 
 use crate::{A, engine, namespace, planes};
@@ -79,6 +80,7 @@ async fn a_cluster_holding_an_object_meshfed_does_not_own_gets_no_write_while_ot
         &Manifests::new(),
         Order::PerCluster,
         &default_hint,
+        &StopSignal::default(),
     )
     .await;
     let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
@@ -126,6 +128,7 @@ async fn in_sequence_an_object_meshfed_does_not_own_stops_every_write() {
         &Manifests::new(),
         Order::Sequential,
         &default_hint,
+        &StopSignal::default(),
     )
     .await;
     assert_eq!(diags.0.len(), 1, "{diags:?}");
@@ -152,9 +155,52 @@ async fn an_object_already_in_state_is_forced_whoever_made_it() {
         &prior,
         Order::PerCluster,
         &default_hint,
+        &StopSignal::default(),
     )
     .await;
     assert!(diags.is_empty(), "{diags:?}");
     assert!(in_place.contains_key(&ObjectKey::of("a", &d.manifest)));
     assert_eq!(data(&set, ns, "imported").await.as_deref(), Some("meshfed"));
+}
+
+#[tokio::test]
+async fn once_the_stop_signal_is_raised_nothing_more_is_written_or_deleted() {
+    let set = two_names();
+    let ns = "own-stopped";
+    namespace(&engine(), ns).await;
+    let kept = cm("a", ns, "kept");
+    let (written, diags) = converge(
+        &set,
+        std::slice::from_ref(&kept),
+        &Manifests::new(),
+        Order::PerCluster,
+        &default_hint,
+        &StopSignal::default(),
+    )
+    .await;
+    assert!(diags.is_empty(), "{diags:?}");
+    let stop = StopSignal::default();
+    stop.raise();
+    let want = [cm("a", ns, "new"), cm("b", ns, "other")];
+    let (in_place, diags) = converge(
+        &set,
+        &want,
+        &written,
+        Order::PerCluster,
+        &default_hint,
+        &stop,
+    )
+    .await;
+    let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
+    assert_eq!(summaries, ["Apply interrupted"]);
+    assert!(
+        diags.0[0]
+            .detail
+            .contains("0 new object(s) of 2 were written"),
+        "{}",
+        diags.0[0].detail
+    );
+    assert_eq!(in_place, written, "the prior object is kept, not pruned");
+    assert_eq!(data(&set, ns, "kept").await.as_deref(), Some("meshfed"));
+    assert_eq!(data(&set, ns, "new").await, None);
 }

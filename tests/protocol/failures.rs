@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshfed::provider::Meshfed;
+use meshfed::tfplugin::provider::STOP_GRACE;
 use meshfed::tfplugin::value::Value;
 use meshfed::tfplugin::wire::proto::tfplugin6 as pb;
 use tonic::transport::Channel;
@@ -204,18 +205,17 @@ fn create_request(s_value: &str) -> pb::apply_resource_change::Request {
     }
 }
 
-#[tokio::test]
-async fn stop_provider_cancels_an_apply_in_flight_and_later_calls_still_work() {
-    let provider = TestProvider::new();
-    let plugin = Plugin::start(provider.clone()).await;
+/// Sends StopProvider while an apply of `s = s_value` runs; the apply's response and how long
+/// after StopProvider it came.
+async fn stop_during_apply(
+    plugin: &Plugin,
+    provider: &TestProvider,
+    s_value: &str,
+) -> (pb::apply_resource_change::Response, Duration) {
     let mut apply_client = plugin.provider();
-    let apply = tokio::spawn(async move {
-        apply_client
-            .apply_resource_change(create_request("hang"))
-            .await
-    });
+    let req = create_request(s_value);
+    let apply = tokio::spawn(async move { apply_client.apply_resource_change(req).await });
     within("the apply to start", provider.apply_started.notified()).await;
-
     let stopped = call!(
         plugin.provider(),
         stop_provider,
@@ -223,17 +223,43 @@ async fn stop_provider_cancels_an_apply_in_flight_and_later_calls_still_work() {
     );
     assert_eq!(stopped.error, "");
     let stop_sent = Instant::now();
-
-    let r = within("the cancelled apply to return", apply)
+    let r = tokio::time::timeout(STOP_GRACE * 3, apply)
         .await
+        .expect("the apply returns within the bound")
         .expect("the apply task");
     let resp = r
-        .expect("a cancelled apply answers with diagnostics")
+        .expect("a stopped apply answers with diagnostics")
         .into_inner();
+    (resp, stop_sent.elapsed())
+}
+
+#[tokio::test]
+async fn stop_provider_lets_an_apply_finish_its_resource_then_raises_its_stop_signal() {
+    let provider = TestProvider::new();
+    let plugin = Plugin::start(provider.clone()).await;
+    let (resp, took) = stop_during_apply(&plugin, &provider, "stoppable").await;
     assert!(
-        stop_sent.elapsed() < Duration::from_secs(10),
-        "the apply returned {:?} after StopProvider",
-        stop_sent.elapsed()
+        took >= STOP_GRACE && took < STOP_GRACE + Duration::from_secs(3),
+        "the signal is raised after the grace: {took:?}"
+    );
+    let errs = errors(&resp.diagnostics);
+    assert_eq!(errs.len(), 1, "{resp:#?}");
+    assert_eq!(errs[0].summary, "Apply interrupted");
+    assert_eq!(
+        decode(resp.new_state.as_ref(), &thing_type(), "new state").get("id"),
+        Some(&Value::string("partly")),
+        "the state the apply returned is kept: it records what was done"
+    );
+}
+
+#[tokio::test]
+async fn stop_provider_drops_an_apply_that_ignores_its_signal_and_later_calls_still_work() {
+    let provider = TestProvider::new();
+    let plugin = Plugin::start(provider.clone()).await;
+    let (resp, took) = stop_during_apply(&plugin, &provider, "hang").await;
+    assert!(
+        took >= STOP_GRACE * 2 && took < STOP_GRACE * 2 + Duration::from_secs(3),
+        "dropped one grace after the signal: {took:?}"
     );
     let errs = errors(&resp.diagnostics);
     assert_eq!(errs.len(), 1, "{resp:#?}");
@@ -241,7 +267,7 @@ async fn stop_provider_cancels_an_apply_in_flight_and_later_calls_still_work() {
     assert_eq!(
         decode(resp.new_state.as_ref(), &thing_type(), "new state"),
         Value::Null,
-        "a cancelled create keeps the prior (null) state"
+        "a dropped create keeps the prior (null) state"
     );
 
     // A later apply is not cancelled by the earlier stop.

@@ -368,6 +368,19 @@ impl Provider for TestProvider {
                     ..ApplyResponse::default()
                 };
             }
+            Some("stoppable") => {
+                // Works until told to stop, then returns what it did with an error, as
+                // meshfed's resources do.
+                self.apply_started.notify_one();
+                req.stop.raised().await;
+                let done = with_attr(&req.planned_state, "id", Value::string("partly"));
+                return ApplyResponse {
+                    new_state: done,
+                    diagnostics: Diagnostic::error("Apply interrupted", "stopped between writes")
+                        .into(),
+                    ..ApplyResponse::default()
+                };
+            }
             Some("panic") => panic!("the test provider panics on purpose during apply"),
             _ => {}
         }

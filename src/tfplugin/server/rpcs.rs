@@ -263,15 +263,17 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let apply = async {
             let schema = self.schema(Kind::Resource, &r.type_name)?;
             let ty = schema.value_type();
+            let stop = self.stop_signal();
             let req = p::ApplyRequest {
                 type_name: r.type_name.clone(),
                 prior_state: decode(r.prior_state.as_ref(), &ty, "prior state")?,
                 planned_state: decode(r.planned_state.as_ref(), &ty, "planned state")?,
                 config: decode(r.config.as_ref(), &ty, "configuration")?,
                 planned_private: r.planned_private.clone(),
+                stop: stop.signal.clone(),
             };
             let out = self
-                .guarded("apply", self.provider.apply_resource_change(req))
+                .guarded_gracefully("apply", self.provider.apply_resource_change(req), &stop)
                 .await?;
             Ok(pb::apply_resource_change::Response {
                 new_state: Some(self.encode_state(out.new_state, schema, "new state")?),
@@ -405,7 +407,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         _r: Request<pb::stop_provider::Request>,
     ) -> Rpc<pb::stop_provider::Response> {
         self.cancel_in_flight();
-        tracing::info!("StopProvider: in-flight operations cancelled");
+        tracing::info!(
+            grace_secs = p::STOP_GRACE.as_secs(),
+            "StopProvider: plans and reads cancelled; applies in flight finish their resource within the grace"
+        );
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))

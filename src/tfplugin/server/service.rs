@@ -1,5 +1,6 @@
 //! [`ProviderService`], the `tfplugin6.Provider` service over a [`Provider`], and the machinery its
-//! RPCs share: the stop token StopProvider cancels, the panic guard, schema look-up by [`Kind`]
+//! RPCs share: the stop token StopProvider cancels (an apply gets [`STOP_GRACE`] to finish its
+//! resource first, see [`StopSignal`]), the panic guard, schema look-up by [`Kind`]
 //! and type name, value decoding/encoding whose errors become diagnostics, and the two ways an
 //! RPC's outcome becomes its response: [`verdict`] for the diagnostics of a configuration check,
 //! [`answer`] for a response or the diagnostic that stopped it.
@@ -18,7 +19,7 @@ use tonic::Response;
 
 use super::Rpc;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
-use crate::tfplugin::provider::Provider;
+use crate::tfplugin::provider::{Provider, STOP_GRACE, StopSignal};
 use crate::tfplugin::schema::{Schema, null_write_only};
 use crate::tfplugin::value::{Type, Value};
 use crate::tfplugin::wire::{self, proto::tfplugin6 as pb};
@@ -87,7 +88,18 @@ impl<P: Provider> ProviderService<P> {
     where
         F: Future<Output = T> + Send,
     {
-        let token = self.token();
+        self.guard_with(what, fut, self.token()).await
+    }
+
+    async fn guard_with<T, F>(
+        &self,
+        what: &str,
+        fut: F,
+        token: CancellationToken,
+    ) -> Result<T, Diagnostic>
+    where
+        F: Future<Output = T> + Send,
+    {
         tokio::select! {
             r = AssertUnwindSafe(fut).catch_unwind() => r.map_err(|panic| {
                 let msg = panic
@@ -108,6 +120,57 @@ impl<P: Provider> ProviderService<P> {
         }
     }
 
+    /// The stop signal of one apply: raised [`STOP_GRACE`] after StopProvider, unless the apply
+    /// ended first (dropping the returned value ends the watch).
+    pub(super) fn stop_signal(&self) -> ApplyStop {
+        let soft = self.token();
+        let signal = StopSignal::new(CancellationToken::new());
+        let done = CancellationToken::new();
+        let (raise, ended) = (signal.clone(), done.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = soft.cancelled() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(STOP_GRACE) => raise.raise(),
+                        _ = ended.cancelled() => {}
+                    }
+                }
+                _ = ended.cancelled() => {}
+            }
+        });
+        ApplyStop {
+            signal,
+            _done: done.drop_guard(),
+        }
+    }
+
+    /// Like [`Self::guarded`], for an operation that stops by itself once `stop` is raised (it
+    /// returns what it did). It is dropped only if it has not returned [`STOP_GRACE`] after
+    /// that: a request that hangs.
+    pub(super) async fn guarded_gracefully<T, F>(
+        &self,
+        what: &str,
+        fut: F,
+        stop: &ApplyStop,
+    ) -> Result<T, Diagnostic>
+    where
+        F: Future<Output = T> + Send,
+    {
+        let signal = stop.signal.clone();
+        let overdue = async move {
+            signal.raised().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        let never_cancelled = CancellationToken::new();
+        tokio::select! {
+            r = self.guard_with(what, fut, never_cancelled) => r,
+            _ = overdue => Err(Diagnostic::error(
+                format!("{what} cancelled"),
+                "Terraform asked meshfed to stop (interrupt) and this operation did not finish in time, so it was dropped; objects it wrote may be missing from state. Run the command again to finish it.",
+            )),
+        }
+    }
+
     /// The schema of `type_name` among those of `kind`, or the diagnostic that lists the known
     /// ones.
     pub(super) fn schema(&self, kind: Kind, type_name: &str) -> Result<&Schema, Diagnostic> {
@@ -120,6 +183,12 @@ impl<P: Provider> ProviderService<P> {
             .get(type_name)
             .ok_or_else(|| unknown_type(kind.noun(), type_name, of_kind.keys()))
     }
+}
+
+/// The stop signal of one apply in flight; dropping it ends the watch on StopProvider.
+pub(super) struct ApplyStop {
+    pub(super) signal: StopSignal,
+    _done: tokio_util::sync::DropGuard,
 }
 
 /// The two kinds of type a request names by type name.
