@@ -115,6 +115,27 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+    /// The detail as sent to the CLI. Where the path goes into a list or map element (e.g.
+    /// `ports[0].number`), CLIs before Terraform 1.15 (and OpenTofu) underline only the resource
+    /// block, so the detail names the path itself, or the user could not tell which element.
+    pub fn detail_for_cli(&self) -> String {
+        let Some(path) = &self.attribute else {
+            return self.detail.clone();
+        };
+        let into_element = path
+            .0
+            .iter()
+            .any(|s| matches!(s, PathStep::Index(_) | PathStep::Key(_)));
+        let shown = path.to_string();
+        if !into_element || self.detail.contains(&shown) {
+            return self.detail.clone();
+        }
+        if self.detail.is_empty() {
+            format!("At {shown}.")
+        } else {
+            format!("At {shown}: {}", self.detail)
+        }
+    }
 }
 
 /// An error and each of its sources, one per line, outermost first.
@@ -187,6 +208,29 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("connect to cluster-a.local failed")]
     struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_path_into_a_list_element_is_named_in_the_detail_sent_to_the_cli() {
+        let path = AttrPath::attr("ports").index(0).then("number");
+        let d = Diagnostic::error("Invalid port number", "70000 is not in 1..=65535.").at(path);
+        assert_eq!(
+            d.detail_for_cli(),
+            "At ports[0].number: 70000 is not in 1..=65535."
+        );
+        let plain = Diagnostic::error("Unknown cluster", "x").at(AttrPath::attr("cluster"));
+        assert_eq!(
+            plain.detail_for_cli(),
+            "x",
+            "a top-level attribute is underlined"
+        );
+        let named = Diagnostic::error("s", "ports[0].number is bad")
+            .at(AttrPath::attr("ports").index(0).then("number"));
+        assert_eq!(
+            named.detail_for_cli(),
+            "ports[0].number is bad",
+            "not named twice"
+        );
+    }
 
     #[test]
     fn an_error_becomes_one_diagnostic_with_its_cause_chain() {

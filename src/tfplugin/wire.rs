@@ -98,7 +98,7 @@ pub fn diagnostic(d: &Diagnostic) -> pb::Diagnostic {
             Severity::Warning => pb::diagnostic::Severity::Warning as i32,
         },
         summary: d.summary.clone(),
-        detail: d.detail.clone(),
+        detail: d.detail_for_cli(),
         attribute: d.attribute.as_ref().map(attribute_path),
     }
 }

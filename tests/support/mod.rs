@@ -9,5 +9,6 @@
 
 pub mod controlplanes;
 pub mod istio;
+pub mod latency;
 pub mod refusal;
 pub mod tf;

@@ -1,5 +1,6 @@
-//! Refusals at plan as users see them in `plan -json`: the error diagnostics, and the source line
-//! each points at. A test marks the line of the refused attribute in its configuration with
+//! Refusals at plan as users see them in `plan -json` (every supported CLI has it: Terraform since
+//! 0.15.3, OpenTofu since its first release): the error diagnostics, and the source line each
+//! points at; and in the text a terminal shows (`plan -no-color`). A test marks the line of the refused attribute in its configuration with
 //! [`MARK`] (one attribute, or one list element, per line); the diagnostic must then point at
 //! exactly that line of that file: `range.start.line` is its number and the snippet is its text.
 //! Needs nothing itself; the suites that use it run real Terraform and OpenTofu.
@@ -64,19 +65,20 @@ pub fn first_error(cli: Cli, out: &TfOutput, summary: &str) -> Value {
 pub enum Place {
     /// The line that ends with [`MARK`].
     Marked,
-    /// The first line of the resource block holding the marked line: where OpenTofu 1.12 points
-    /// an attribute path it cannot find in the source, one that goes into an attribute's list of
-    /// objects or object value (`ports[1].name`, `gateway.port`, `gateway.addresses[0]`).
-    /// Terraform places those on the element's own line; both CLIs place paths to top-level
-    /// attributes, to elements of a list of strings, and into nested blocks.
+    /// The first line of the resource block holding the marked line: where OpenTofu (1.6 and
+    /// 1.12) and Terraform 1.0 point an attribute path they cannot find in the source, one that
+    /// goes into an attribute's list of objects or object value (`ports[1].name`, `gateway.port`,
+    /// `gateway.addresses[0]`). Terraform 1.15 places those on the element's own line; every CLI
+    /// places paths to top-level attributes, to elements of a list of strings, and into nested
+    /// blocks.
     ResourceBlock,
 }
 
 impl Place {
-    /// [`Place::Marked`], or for OpenTofu and a path into an attribute's list of objects or object
-    /// value (`into_attribute_value`), [`Place::ResourceBlock`].
+    /// [`Place::Marked`], or for a path into an attribute's list of objects or object value
+    /// (`into_attribute_value`) with any CLI but the newest Terraform, [`Place::ResourceBlock`].
     pub fn of(cli: Cli, into_attribute_value: bool) -> Place {
-        if cli == Cli::Tofu && into_attribute_value {
+        if cli != Cli::Terraform && into_attribute_value {
             Place::ResourceBlock
         } else {
             Place::Marked
@@ -119,4 +121,29 @@ pub fn assert_points_at(cli: Cli, what: &str, d: &Value, file: &str, main: &str,
         d["range"],
         d["snippet"]["code"],
     );
+}
+
+/// Panics unless the text output of a refused command (`plan -no-color`) shows the error
+/// `summary` and, as every CLI prints a diagnostic's source, `on <file> line <n>, in resource ...`
+/// with line `n` of `main` (`<n>: <text>`), for `place` of `file`.
+pub fn assert_text_points_at(
+    cli: Cli,
+    out: &TfOutput,
+    summary: &str,
+    file: &str,
+    main: &str,
+    place: Place,
+) {
+    let (line, text) = place.line(main);
+    let shown = out.combined();
+    for part in [
+        format!("Error: {summary}"),
+        format!("on {file} line {line}, in resource "),
+        format!("{line}: {text}"),
+    ] {
+        assert!(
+            shown.contains(&part),
+            "{cli}: {summary}: expected {part:?} in the output\n{out}"
+        );
+    }
 }

