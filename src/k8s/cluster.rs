@@ -193,7 +193,8 @@ impl ClusterSet {
     pub async fn delete(&self, cluster: &str, object: &ObjectRef) -> Result<(), K8sError> {
         let answer = match self.call(cluster, Op::Delete, object, &Call::Delete).await {
             Ok(answer) => answer,
-            Err(e) if e.is_not_found() => return Ok(()),
+            // A kind no longer served (its CRD removed) has no objects left.
+            Err(e) if e.is_not_found() || e.is_missing_kind() => return Ok(()),
             Err(e) => return Err(e),
         };
         self.wait_until_gone(cluster, object, uid_of(&answer)).await

@@ -124,6 +124,9 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
     )
     .await;
     diagnostics.extend(d);
+    if req.prior_state.is_null() && diagnostics.has_errors() && !in_place.is_empty() {
+        diagnostics.push(created_in_part(in_place.len(), r.replace_cost()));
+    }
     let call = Call::new(ctx, &mut diagnostics);
     let done = r.finish(call, &req, Written { change, in_place }).await;
     ApplyResponse {
@@ -131,6 +134,18 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
         private: done.private,
         diagnostics,
     }
+}
+
+/// The warning of a create that failed after writing `written` objects: Terraform marks such a
+/// resource tainted and replaces it at the next apply (destroy, then create), which costs
+/// `cost`; untainting it first lets the next apply finish the create in place.
+fn created_in_part(written: usize, cost: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "Resource created in part",
+        format!(
+            "{written} object(s) were written before the create failed; the state records them. Terraform marks a resource whose create failed as tainted and replaces it at the next apply: {cost}. To finish this create in place instead, run `terraform untaint <address>` (or `tofu untaint <address>`) once the cause is fixed, then apply again."
+        ),
+    )
 }
 
 /// Deletes every object in the prior state; when some deletion fails, the state keeps exactly

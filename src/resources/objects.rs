@@ -240,7 +240,7 @@ pub fn error_diag(summary: &str, e: &K8sError) -> Diagnostic {
         return Diagnostic::error(
             format!("Istio is not installed in {cluster}"),
             format!(
-                "The API server of {cluster} does not serve {api_version} {kind}: Istio's CRDs are missing. Install Istio (1.22 or later) in that cluster, then apply again.\n\n{}",
+                "The API server of {cluster} does not serve {api_version} {kind}: Istio's CRDs are missing. Install Istio (1.22 or later) in that cluster, then apply again. If Istio was removed on purpose, its objects went with it: `terraform destroy -refresh=false` (or `terraform state rm`) forgets meshfed's resources there without reading them.\n\n{}",
                 cause_chain(e)
             ),
         );

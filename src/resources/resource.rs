@@ -109,6 +109,12 @@ pub trait Resource: Send + Sync + 'static {
         "Upgrade to Terraform 1.11 or OpenTofu 1.11 or later, which never store write-only values."
     }
 
+    /// What replacing this resource would cost, shown when a create failed after writing objects
+    /// (Terraform then marks the resource tainted and replaces it at the next apply).
+    fn replace_cost(&self) -> &'static str {
+        "its objects would be deleted and written again"
+    }
+
     /// The way out shown when `key` exists and meshfed does not own it (see
     /// [`super::ownership`]).
     fn adopt_hint(&self, key: &ObjectKey) -> String {

@@ -299,7 +299,7 @@ async fn an_object_held_by_a_finalizer_makes_delete_time_out_naming_it() {
 }
 
 #[tokio::test]
-async fn a_kind_the_server_does_not_serve_is_missing_kind() {
+async fn a_kind_the_server_does_not_serve_is_missing_kind_and_has_nothing_to_delete() {
     let set = engine();
     let widget = json!({
         "apiVersion": "example.com/v1", "kind": "Widget",
@@ -318,6 +318,10 @@ async fn a_kind_the_server_does_not_serve_is_missing_kind() {
     let wrong_version = ObjectRef::namespaced("networking.istio.io/v9", "ServiceEntry", "x", "y");
     let e = set.get(A, &wrong_version).await.expect_err("not served");
     assert!(e.is_missing_kind(), "{e:?}");
+    // Deleting an object of a kind no longer served finds it gone: nothing of that kind exists.
+    set.delete(A, &wrong_version)
+        .await
+        .expect("a kind not served has no objects to delete");
 }
 
 #[tokio::test]

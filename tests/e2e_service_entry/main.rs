@@ -2,6 +2,8 @@
 //! provider against a real kube-apiserver with Istio's CRDs. Each test starts its own control
 //! plane. Needs real Terraform and OpenTofu and real control planes (`scripts/setup`).
 //! `safety.rs`: a ServiceEntry made by hand is never overwritten; the token reaches no output.
+//! `interrupted.rs`: Ctrl-C in the middle of a slow apply loses track of nothing written.
+mod interrupted;
 mod safety;
 #[path = "../support/mod.rs"]
 mod support;
@@ -470,8 +472,9 @@ fn assert_fails_unreachable(cli: Cli, dir: &TfDir, args: &[&str]) {
     );
 }
 
-/// A refresh that cannot reach the cluster is an error, never "the objects are gone": plan, apply
-/// and a refresh-only apply fail, and the state still holds the entry with every object as applied.
+/// A refresh that cannot reach the cluster is an error, never "the objects are gone": plan, apply,
+/// a refresh-only apply and destroy (with and without refresh) fail, and the state still holds
+/// the entry with every object as applied.
 #[test]
 fn with_the_api_server_down_plan_and_apply_fail_naming_the_cluster_and_the_state_keeps_the_entry() {
     for cli in Cli::both() {
@@ -488,6 +491,9 @@ fn with_the_api_server_down_plan_and_apply_fail_naming_the_cluster_and_the_state
             &["plan", "-no-color"][..],
             &["apply", "-auto-approve", "-no-color"],
             &["apply", "-refresh-only", "-auto-approve", "-no-color"],
+            &["destroy", "-auto-approve", "-no-color"],
+            // Straight to the deletes: the error is the delete's, and the state keeps the entry.
+            &["destroy", "-refresh=false", "-auto-approve", "-no-color"],
         ] {
             assert_fails_unreachable(cli, &dir, args);
             assert_eq!(
@@ -497,5 +503,65 @@ fn with_the_api_server_down_plan_and_apply_fail_naming_the_cluster_and_the_state
                 args.join(" ")
             );
         }
+    }
+}
+
+/// Destroy when the objects are already gone (deleted by hand): it succeeds, with or without a
+/// refresh first. After Istio's CRDs were removed (which deletes every ServiceEntry and
+/// DestinationRule), a refresh is refused with the way out, and `destroy -refresh=false`
+/// succeeds: the deletes find the kinds gone and the state is empty.
+#[test]
+fn destroy_succeeds_when_the_objects_or_istios_crds_are_already_gone() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    for cli in Cli::both() {
+        let c = Cluster::start();
+        let dir = c.dir(cli);
+        for refresh in ["-refresh=true", "-refresh=false"] {
+            dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+            for kind in ["ServiceEntry", "DestinationRule"] {
+                c.rt.block_on(c.api(kind).delete(NAME, &DeleteParams::default()))
+                    .expect("delete by hand");
+            }
+            dir.run_ok(&["destroy", refresh, "-auto-approve", "-no-color"]);
+            let list = dir.run_ok(&["state", "list"]);
+            assert_eq!(list.stdout, "", "{cli} {refresh}: nothing left in state");
+        }
+
+        // Istio's CRDs removed.
+        let crds: Api<CustomResourceDefinition> = Api::all(c.client.clone());
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        for crd in [
+            "serviceentries.networking.istio.io",
+            "destinationrules.networking.istio.io",
+        ] {
+            c.rt.block_on(crds.delete(crd, &DeleteParams::default()))
+                .expect("delete Istio's CRD");
+        }
+        wait_until_gone(&c);
+        // A refresh says Istio is missing rather than reading the entry as deleted (the cluster
+        // may be the wrong one), and names the way out.
+        let refreshed = dir.run_code(1, &["plan", "-refresh-only", "-no-color"]);
+        assert!(
+            refreshed
+                .stderr
+                .contains("Istio is not installed in cluster-a.local")
+                && refreshed.stderr.contains("destroy -refresh=false"),
+            "{cli}: a refresh names the missing CRDs and the way out\n{refreshed}"
+        );
+        let out = dir.run_ok(&["destroy", "-refresh=false", "-auto-approve", "-no-color"]);
+        let list = dir.run_ok(&["state", "list"]);
+        assert_eq!(list.stdout, "", "{cli}: nothing left in state\n{out}");
+    }
+}
+
+/// Waits (up to 60 s) until the API server no longer serves ServiceEntries.
+fn wait_until_gone(c: &Cluster) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while c.rt.block_on(c.api("ServiceEntry").get_opt(NAME)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ServiceEntry kind is still served 60 s after its CRD was deleted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

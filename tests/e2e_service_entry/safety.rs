@@ -53,32 +53,12 @@ fn a_service_entry_made_by_hand_is_never_overwritten() {
     }
 }
 
-/// Server, CA (PEM) and bearer token of the plane's kubeconfig.
-fn direct_settings(c: &Cluster) -> (String, String, String) {
-    let path = c.planes.dir().join(format!("{A}.kubeconfig"));
-    let text = std::fs::read_to_string(&path).expect("read the plane's kubeconfig");
-    let k: Json = serde_saphyr::from_str(&text).expect("kubeconfig is YAML");
-    let cluster = &k["clusters"][0]["cluster"];
-    let ca = cluster["certificate-authority-data"]
-        .as_str()
-        .expect("CA data");
-    let ca =
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca).expect("base64");
-    (
-        cluster["server"].as_str().expect("server").to_string(),
-        String::from_utf8(ca).expect("PEM"),
-        k["users"][0]["user"]["token"]
-            .as_str()
-            .expect("token")
-            .to_string(),
-    )
-}
-
 #[test]
 fn the_bearer_token_never_reaches_logs_plan_or_state() {
     for cli in Cli::both() {
         let c = Cluster::start();
-        let (host, ca, token) = direct_settings(&c);
+        let direct = c.planes.direct(A);
+        let (host, ca, token) = (direct.server, direct.ca_pem, direct.token);
         assert!(token.len() >= 16, "a real token: {}", token.len());
         let mut dir = c.dir(cli);
         dir.write("ca.pem", &ca);

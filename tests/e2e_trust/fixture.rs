@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use base64::Engine;
 use k8s_openapi::ByteString;
@@ -17,6 +18,7 @@ use meshfed::cert::{self, CaMaterial, CaRequest, IssuingCa, WorkloadCert};
 use serde_json::{Value as Json, json};
 
 use crate::support::controlplanes::ControlPlanes;
+use crate::support::latency::LatencyProxy;
 use crate::support::refusal::MARK;
 use crate::support::tf::{Cli, TfDir};
 use crate::{A, B, CACERTS, MESH_CONFIG, NS, root_cm};
@@ -72,6 +74,23 @@ impl Planes {
         }
         s.push_str("}\n");
         s
+    }
+
+    /// The `terraform` and `provider` blocks reaching each plane through a [`LatencyProxy`]
+    /// adding `one_way` in each direction; the proxies live as long as the returned value.
+    pub fn provider_via_proxies(&self, one_way: Duration) -> (String, Vec<LatencyProxy>) {
+        let mut s = String::from(
+            "terraform {\n  required_providers {\n    meshfed = { source = \"meshfed/meshfed\" }\n  }\n}\n\nprovider \"meshfed\" {\n",
+        );
+        let mut proxies = Vec::new();
+        for n in self.planes.names() {
+            let direct = self.planes.direct(n);
+            let proxy = LatencyProxy::start(direct.addr(), one_way);
+            s.push_str(&direct.cluster_block(n, Some(proxy.addr())));
+            proxies.push(proxy);
+        }
+        s.push_str("}\n");
+        (s, proxies)
     }
 
     /// A working directory with the provider configuration and `main`.

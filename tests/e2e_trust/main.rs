@@ -10,10 +10,12 @@
 //! (members and peers trusting each other), `keys.rs` (CA material and where keys never go),
 //! `refused.rs` (inputs refused at plan), `repair.rs` (a lost Secret, istiod's settings),
 //! `ownership.rs` (a `cacerts` meshfed did not write is never overwritten; a CA key kept in the
-//! operator's Secret) and `import.rs`.
+//! operator's Secret), `interrupted.rs` (Ctrl-C over slow links loses track of nothing written,
+//! makes no CA twice) and `import.rs`.
 
 mod fixture;
 mod import;
+mod interrupted;
 mod keys;
 mod members;
 mod ownership;

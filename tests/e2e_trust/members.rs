@@ -201,7 +201,7 @@ fn workloads_of_two_members_complete_mutual_tls_only_while_both_are_members() {
 }
 
 /// The roots `cluster` trusts for other parties, from its mesh config, and its recorded roots.
-fn assert_trusts_exactly(cli: Cli, p: &Planes, cluster: &str, others: &[&str]) {
+pub(crate) fn assert_trusts_exactly(cli: Cli, p: &Planes, cluster: &str, others: &[&str]) {
     let want: BTreeMap<String, String> =
         others.iter().map(|o| (o.to_string(), p.root(o))).collect();
     assert_eq!(

@@ -17,6 +17,35 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// One cluster's API server as a provider block's `host`, `cluster_ca_certificate` and `token`.
+pub struct Direct {
+    /// `https://127.0.0.1:<port>`.
+    pub server: String,
+    pub ca_pem: String,
+    pub token: String,
+}
+
+impl Direct {
+    /// A provider `cluster "name" {}` block reaching this server with its token, at `via` (e.g.
+    /// a [`super::latency::LatencyProxy`] in front of it) instead of its own address if given.
+    pub fn cluster_block(&self, name: &str, via: Option<std::net::SocketAddr>) -> String {
+        let host = via.map_or_else(|| self.server.clone(), |a| format!("https://{a}"));
+        let ca = self.ca_pem.replace('\n', "\\n");
+        format!(
+            "  cluster \"{name}\" {{\n    host                   = \"{host}\"\n    token                  = \"{}\"\n    cluster_ca_certificate = \"{ca}\"\n  }}\n",
+            self.token
+        )
+    }
+
+    /// The server's address, for a proxy in front of it.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server
+            .trim_start_matches("https://")
+            .parse()
+            .unwrap_or_else(|e| panic!("{} is no https://ip:port: {e}", self.server))
+    }
+}
+
 /// The running control planes of one test. Dropping it stops them.
 pub struct ControlPlanes {
     /// The state directory: kubeconfig, pid files, logs. `None` once handed over in `drop`.
@@ -129,6 +158,31 @@ impl ControlPlanes {
     /// The kubeconfig with one context (and cluster and user) per cluster name.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// How to reach cluster `name` without a kubeconfig: its server URL, the server's CA (PEM)
+    /// and the bearer token of its kubeconfig, for a provider block with `host`, `token` and
+    /// `cluster_ca_certificate`.
+    pub fn direct(&self, name: &str) -> Direct {
+        self.check_name(name);
+        let path = self.dir().join(format!("{name}.kubeconfig"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let k: serde_json::Value = serde_saphyr::from_str(&text).expect("kubeconfig is YAML");
+        let cluster = &k["clusters"][0]["cluster"];
+        let ca = cluster["certificate-authority-data"]
+            .as_str()
+            .expect("CA data");
+        let ca = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca)
+            .expect("CA data is base64");
+        Direct {
+            server: cluster["server"].as_str().expect("server").to_string(),
+            ca_pem: String::from_utf8(ca).expect("CA data is PEM"),
+            token: k["users"][0]["user"]["token"]
+                .as_str()
+                .expect("token")
+                .to_string(),
+        }
     }
 
     /// The kubeconfig context of cluster `name` (it is the name itself).

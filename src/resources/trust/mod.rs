@@ -180,6 +180,10 @@ impl Resource for Trust {
         "Keep the key in a Secret of the member cluster and name it instead: key_secret = { namespace = \"...\", name = \"...\", key = \"tls.key\" }. meshfed reads it only at apply and never stores it. Or use Terraform 1.11 or OpenTofu 1.11 or later."
     }
 
+    fn replace_cost(&self) -> &'static str {
+        "every member's objects would be deleted and new CAs generated, so the identities of the workloads in members whose cacerts Secret was written would change again"
+    }
+
     fn adopt_hint(&self, key: &ObjectKey) -> String {
         checks::adopt_hint(key)
     }
