@@ -256,6 +256,18 @@ impl K8sError {
     }
 
     /// The API server does not serve the object's kind (for Istio kinds: Istio is not installed).
+    /// Whether a write that failed with this error may still have taken effect: the request may
+    /// have reached the API server before the connection was lost (a connection error: an
+    /// earlier attempt may have been sent), the server failed after accepting it (5xx), or it
+    /// answered success in a form we could not read. A refusal (4xx) took no effect.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            K8sError::Connect { .. } | K8sError::Decode { .. } => true,
+            K8sError::Api { code, .. } => *code >= 500,
+            _ => false,
+        }
+    }
+
     pub fn is_missing_kind(&self) -> bool {
         matches!(self, K8sError::MissingKind { .. })
     }

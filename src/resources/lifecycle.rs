@@ -23,7 +23,7 @@ use super::objects::{
 };
 use super::ownership::{self, Hint};
 use super::resource::{Call, Resource, Written};
-use crate::k8s::ClusterSet;
+use crate::k8s::{ClusterSet, K8sError};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ImportRequest, ImportResponse, ImportedResource, PlanRequest,
@@ -244,7 +244,12 @@ pub async fn converge(
                 in_place.insert(d.key(), d.display());
             }
             Err(e) => {
-                diags.push(error_diag("Cannot apply object", &e));
+                diags.push(write_failed(&e));
+                if e.may_have_taken_effect() {
+                    // Recorded as written: the next refresh reads it and drops it if absent,
+                    // whereas an object written but missing from state would be lost track of.
+                    in_place.insert(d.key(), d.display());
+                }
                 failed.insert(d.cluster.clone());
             }
         }
@@ -261,6 +266,16 @@ pub async fn converge(
     }
     diags.extend(d);
     (in_place, diags)
+}
+
+/// The error of a failed write; when the write may have taken effect all the same, says that the
+/// state records the object and the next refresh checks it.
+fn write_failed(e: &K8sError) -> Diagnostic {
+    let mut d = error_diag("Cannot apply object", e);
+    if e.may_have_taken_effect() {
+        d.detail.push_str("\n\nThe request may have reached the API server before the connection was lost: the state records the object as written, and the next refresh reads it back (and drops it if it is not there).");
+    }
+    d
 }
 
 /// The error of an apply stopped by an interrupt: how far it got, and that a second apply

@@ -76,15 +76,25 @@ impl Planes {
         s
     }
 
-    /// The `terraform` and `provider` blocks reaching each plane through a [`LatencyProxy`]
-    /// adding `one_way` in each direction; the proxies live as long as the returned value.
-    pub fn provider_via_proxies(&self, one_way: Duration) -> (String, Vec<LatencyProxy>) {
+    /// The `terraform` and `provider` blocks reaching each plane (or only the one named by
+    /// `only`) through a [`LatencyProxy`] adding `one_way` in each direction, the others
+    /// directly. The proxies, in the order of the planes, live as long as the returned value;
+    /// dropping one makes its cluster unreachable.
+    pub fn provider_via_proxies(
+        &self,
+        one_way: Duration,
+        only: Option<&str>,
+    ) -> (String, Vec<LatencyProxy>) {
         let mut s = String::from(
             "terraform {\n  required_providers {\n    meshfed = { source = \"meshfed/meshfed\" }\n  }\n}\n\nprovider \"meshfed\" {\n",
         );
         let mut proxies = Vec::new();
         for n in self.planes.names() {
             let direct = self.planes.direct(n);
+            if only.is_some_and(|o| o != n) {
+                s.push_str(&direct.cluster_block(n, None));
+                continue;
+            }
             let proxy = LatencyProxy::start(direct.addr(), one_way);
             s.push_str(&direct.cluster_block(n, Some(proxy.addr())));
             proxies.push(proxy);

@@ -23,7 +23,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const MARGIN: Duration = Duration::from_secs(20);
 
 /// `Kind/name` of every object in `cluster` that the state's `manifests` records.
-fn recorded(dir: &TfDir, cluster: &str) -> Vec<String> {
+pub(crate) fn recorded(dir: &TfDir, cluster: &str) -> Vec<String> {
     let v = values(dir, "meshfed_trust.fed");
     let prefix = format!("{cluster}/");
     let mut out: Vec<String> = v["manifests"]
@@ -54,7 +54,7 @@ fn ctrl_c_while_a_member_joins_over_slow_links_keeps_what_was_written_and_makes_
         // cluster's cacerts first and its mesh config last, 3 s a write: the interrupt goes once
         // B records C's root, so that within the grace C's cacerts is written, and its mesh
         // config (four writes later) is not.
-        let (slow, proxies) = p.provider_via_proxies(ONE_WAY);
+        let (slow, proxies) = p.provider_via_proxies(ONE_WAY, None);
         dir.write("provider.tf", slow);
         dir.write("main.tf", trust("fed", &[A, B, C], ""));
         let mut apply = dir.spawn(&APPLY);
