@@ -102,7 +102,7 @@ fn a_provided_ca_is_written_to_the_secret_and_its_key_never_to_state() {
     let main = provided_config("");
     for cli in Cli::both() {
         let p = Planes::start(&[A, B]);
-        let dir = p.dir(cli, &main);
+        let mut dir = p.dir(cli, &main);
         for (name, text) in ca_files(
             &ca.intermediate_cert_pem,
             &ca.intermediate_key_pem,
@@ -111,6 +111,7 @@ fn a_provided_ca_is_written_to_the_secret_and_its_key_never_to_state() {
         ) {
             dir.write(name, text);
         }
+        dir.env("TF_LOG", "trace");
         let out = dir.run_ok(&APPLY);
         assert!(!out.combined().contains("PRIVATE KEY"), "{cli}: {out}");
         let s = p.secret(A).expect("A's cacerts Secret");
@@ -144,6 +145,18 @@ fn a_provided_ca_is_written_to_the_secret_and_its_key_never_to_state() {
             "terraform.tfstate",
             &dir.read("terraform.tfstate"),
             &needles,
+        );
+        // The key went through the CLI to the provider: neither logs it at trace level.
+        assert_no_key(
+            cli,
+            "apply output (TF_LOG=trace)",
+            &out.combined(),
+            &needles,
+        );
+        assert!(
+            out.stderr.contains("[TRACE]"),
+            "{cli}: trace logging was on\n{}",
+            &out.stderr[..out.stderr.len().min(2000)]
         );
         let (foo, bar) = (p.workload(A, FOO), p.workload(B, BAR));
         cert::mtls_handshake(&foo, &p.trusted_roots(A), &bar, &p.trusted_roots(B))
