@@ -281,6 +281,19 @@ pub(crate) fn certificates(field: CaField, pem: &str) -> Result<Vec<Vec<u8>>, Ce
             "no PEM CERTIFICATE block found".into(),
         )));
     }
+    // One reading of the text: what `encoding` reads (the fingerprints shown, `first_pem`, the
+    // certificate counts) must be these very blocks.
+    let blocks = super::encoding::pem_blocks(pem.as_bytes());
+    let same = blocks.len() == ders.len()
+        && blocks
+            .iter()
+            .zip(&ders)
+            .all(|(b, der)| b.label == "CERTIFICATE" && b.contents == *der);
+    if !same {
+        return Err(fail(ProblemKind::ParsePem(
+            "malformed PEM (base64 without its padding, or text between blocks that looks like a block)".into(),
+        )));
+    }
     Ok(ders)
 }
 

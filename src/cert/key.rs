@@ -75,6 +75,12 @@ impl SigningKey {
             .subject_public_key
             .data
             .to_vec();
+        // ring checks an RSA signature before returning it, so a key whose CRT values are damaged
+        // parses, matches its certificate, and still cannot sign: find out now.
+        key.choose_scheme(&[scheme])
+            .ok_or("unsupported key type: Istio accepts RSA and ECDSA keys")?
+            .sign(b"meshfed: can this key sign?")
+            .map_err(|_| "the key cannot sign (its private values are inconsistent)".to_string())?;
         Ok(SigningKey {
             key,
             scheme,

@@ -216,8 +216,13 @@ fn decode_number(m: &M<'_>, path: &str) -> Result<Value, CodecError> {
     let n = match m {
         M::Integer(i) => match i.as_i64() {
             Some(i) => Number::Int(i),
-            None => Number::Big(i.to_string()),
+            // Beyond i64: what the same number sent as text reads as (a float when it is one).
+            None => Number::parse(&i.to_string()).unwrap_or_else(|| Number::Big(i.to_string())),
         },
+        // Terraform's numbers have no NaN (infinities they have): refuse it rather than hold a
+        // value that could never be sent back.
+        M::F32(f) if f.is_nan() => return Err(err(path, "NaN is not a number".to_string())),
+        M::F64(f) if f.is_nan() => return Err(err(path, "NaN is not a number".to_string())),
         M::F32(f) => Number::Float(f64::from(*f)),
         M::F64(f) => Number::Float(*f),
         M::String(s) => {

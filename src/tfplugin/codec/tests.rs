@@ -120,6 +120,29 @@ fn numbers_use_the_narrowest_exact_encoding() {
 }
 
 #[test]
+fn a_nan_float_is_refused_and_a_uint64_reads_as_its_text_does() {
+    let t = Type::Number;
+    let mut nan = vec![0xcb];
+    nan.extend_from_slice(&f64::NAN.to_be_bytes());
+    let e = from_msgpack(&nan, &t).expect_err("NaN is no Terraform number");
+    assert!(e.to_string().contains("NaN"), "{e}");
+    // 2^63 + 2^62 is a float exactly; sent as text it reads as one, so as uint64 it must too
+    // (found by fuzzing: the two compared unequal).
+    let n: u64 = (1 << 63) + (1 << 62);
+    let mut bytes = vec![0xcf];
+    bytes.extend_from_slice(&n.to_be_bytes());
+    let text = to_msgpack(
+        &Value::Number(Number::parse(&n.to_string()).expect("a number")),
+        &t,
+    )
+    .expect("encode");
+    assert_eq!(
+        from_msgpack(&bytes, &t).expect("decode"),
+        from_msgpack(&text, &t).expect("decode")
+    );
+}
+
+#[test]
 fn dynamic_values_carry_their_type() {
     let inner = Value::List(vec![Value::string("a")]);
     let v = Value::Dynamic(Type::list(Type::String), Box::new(inner));
