@@ -77,6 +77,9 @@ pub async fn serve<P: Provider>(
         .transpose()?;
     let shutdown = Shutdown::new();
     spawn_signal_handlers(shutdown.clone(), mode);
+    if mode == Mode::Plugin {
+        spawn_orphan_watch(shutdown.clone());
+    }
 
     announce(mode, &socket, tls.as_ref(), source_address)?;
     tracing::info!(socket = %socket.display(), automtls = tls.is_some(), "serving");
@@ -171,15 +174,40 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// How often a plugin checks that the CLI that started it is still there.
+const ORPHAN_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Shuts the plugin down once its parent (the Terraform or OpenTofu process that started it) is
+/// gone, e.g. after the CLI crashed or was killed: nobody would ever ask it to stop, and it would
+/// linger with the CLI's output streams open.
+fn spawn_orphan_watch(shutdown: Shutdown) {
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(ORPHAN_CHECK).await;
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!(
+                    parent,
+                    "the CLI that started the provider is gone: shutting down"
+                );
+                shutdown.trigger();
+                return;
+            }
+        }
+    });
+}
+
 fn spawn_signal_handlers(shutdown: Shutdown, mode: Mode) {
     use tokio::signal::unix::{SignalKind, signal};
+    // Registered here, before the handshake is announced, not when the task first runs: a
+    // Ctrl-C arriving in between would otherwise kill the provider with the default action.
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
     tokio::spawn(async move {
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
         loop {
             tokio::select! {
                 _ = term.recv() => {

@@ -113,6 +113,60 @@ async fn an_interrupt_in_plugin_mode_is_left_to_stop_provider_and_serving_contin
     assert!(status.success(), "exit {status:?}; stderr:\n{}", p.stderr());
 }
 
+/// A provider whose CLI is gone (crashed, or killed with SIGKILL) is never asked to stop: it
+/// notices that its parent process changed and shuts down by itself within seconds, instead of
+/// lingering with the CLI's output streams open.
+#[tokio::test]
+async fn a_provider_whose_cli_is_gone_shuts_down_by_itself() {
+    let dir = tempfile::tempdir().expect("a socket directory");
+    // A shell stands in for the CLI: it starts the provider, says its pid and exits 2 s later
+    // (once the provider has started and knows its parent).
+    let shell = plugin_command(dir.path());
+    let program = shell.get_program().to_owned();
+    let mut command = std::process::Command::new("sh");
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .arg("-c")
+        .arg("\"$0\" & echo \"pid $!\"; sleep 2")
+        .arg(program)
+        .envs(
+            shell
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        );
+    for (k, v) in shell.get_envs() {
+        if v.is_none() {
+            command.env_remove(k);
+        }
+    }
+    let mut p = ProviderProcess::spawn(command);
+    let line = p.next_line("the provider's pid");
+    let pid: u32 = line
+        .strip_prefix("pid ")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("not a pid line: {line:?}"));
+    parse_handshake(&p.next_line("handshake line"));
+    let _ = p.exit_status("the shell").await;
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(true)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gone(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphaned provider (pid {pid}) still runs 10 s after its parent exited"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 // Debug mode
 
 #[tokio::test]

@@ -427,8 +427,28 @@ impl Running {
     /// Waits for the command (within `MESHFED_TF_TIMEOUT_SECS`) and returns what it did.
     pub fn wait(mut self) -> TfOutput {
         let status = wait_with_timeout(&mut self.child, timeout());
+        // A plugin the CLI left running (e.g. after the CLI crashed) keeps the output streams
+        // open; the provider shuts down by itself within seconds once its parent is gone, and
+        // anything still there after LINGER is killed so that the test reports instead of hanging.
+        let mut left_running = false;
+        let deadline = Instant::now() + LINGER;
+        while !(self.stdout.is_finished() && self.stderr.is_finished()) {
+            if Instant::now() >= deadline {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                    .status();
+                left_running = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
         let stdout = self.stdout.join().expect("stdout reader thread");
-        let stderr = self.stderr.join().expect("stderr reader thread");
+        let mut stderr = self.stderr.join().expect("stderr reader thread");
+        if left_running {
+            stderr.push_str(&format!(
+                "\n[test harness: processes the CLI started were still running {LINGER:?} after it exited; killed]\n"
+            ));
+        }
         let command = self.command;
         let out = TfOutput {
             command,
@@ -454,6 +474,9 @@ impl Running {
         }
     }
 }
+
+/// How long processes the CLI started may outlive it before the harness kills them.
+const LINGER: Duration = Duration::from_secs(15);
 
 fn timeout() -> Duration {
     let secs = match std::env::var("MESHFED_TF_TIMEOUT_SECS") {
