@@ -158,7 +158,7 @@ fn plugging_a_ca_where_istiod_signs_with_its_own_warns_at_plan() {
 /// A provided CA for A whose key is in the operator's Secret `operator-ca-key`.
 fn key_secret_config() -> String {
     format!(
-        "resource \"meshfed_trust\" \"fed\" {{\n  member {{\n    cluster = \"{A}\"\n    ca {{\n      source         = \"provided\"\n      cert_pem       = file(\"cert.pem\")\n      cert_chain_pem = file(\"chain.pem\")\n      root_cert_pem  = file(\"root.pem\")\n      key_secret     = {{ name = \"operator-ca-key\" }}\n    }}\n  }}\n  member {{\n    cluster = \"{B}\"\n  }}\n}}\n"
+        "resource \"meshfed_trust\" \"fed\" {{\n  member {{\n    cluster = \"{A}\"\n    ca {{\n      source         = \"provided\"\n      cert_pem       = file(\"cert.pem\")\n      cert_chain_pem = file(\"chain.pem\")\n      root_cert_pem  = file(\"root.pem\")\n      key_secret {{\n        name = \"operator-ca-key\"\n      }}\n    }}\n  }}\n  member {{\n    cluster = \"{B}\"\n  }}\n}}\n"
     )
 }
 

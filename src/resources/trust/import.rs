@@ -159,6 +159,8 @@ fn ca_block_value(source: Option<&str>, key_algorithm: Option<&str>) -> Value {
     };
     let mut v = Value::null_object(&ca_ty);
     if let Value::Object(m) = &mut v {
+        // An absent nested block is an empty list, as Terraform sends it in configuration.
+        m.insert("key_secret".into(), Value::List(vec![]));
         if let Some(s) = source {
             m.insert("source".into(), Value::string(s));
         }

@@ -216,8 +216,8 @@ fn parse_ca(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<CaIn
     let set: Vec<&str> = CA_FIELDS
         .iter()
         .copied()
-        .chain(["key_secret"])
         .filter(|f| !values::whole(ca, f).is_null())
+        .chain(key_secret::is_set(ca).then_some("key_secret"))
         .collect();
     match source.as_str() {
         "generate" => {

@@ -1,10 +1,12 @@
-//! `ca { source = "provided"  key_secret = { namespace, name, key } }`: the provided CA's key
+//! `ca { source = "provided"  key_secret { namespace, name, key } }`: the provided CA's key
 //! kept in a Secret of the member cluster that the operator manages. The key never passes
 //! through Terraform values: meshfed reads it only at apply, checks it against `cert_pem`, writes
 //! it into `cacerts` and forgets it. State and plan show only its `sha256:` digest, as for every
 //! Secret value; before the first apply the plan shows the `cacerts` Secret as known after apply.
 //!
-//! Works with every CLI, including those without write-only attributes.
+//! Works with every CLI, including those without write-only attributes. A block rather than a
+//! nested attribute: Terraform 1.0 panics decoding a list of `member` blocks in which one sets an
+//! object attribute with optional parts and another leaves it null.
 
 use super::input::MemberInput;
 use crate::cert::encoding::{base64_decode, sha256_display};
@@ -14,7 +16,7 @@ use crate::resources::context::Ctx;
 use crate::resources::objects::{Manifests, error_diag};
 use crate::resources::values::{self, Field};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::{Attribute, Nesting};
+use crate::tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
 use crate::tfplugin::value::{Type, Value};
 
 /// The Secret key read when `key` is not set: a `kubernetes.io/tls` Secret's key.
@@ -31,31 +33,38 @@ pub struct KeySecret {
     pub path: AttrPath,
 }
 
-/// The `key_secret` attribute of the `ca` block.
-pub fn attribute() -> Attribute {
-    Attribute::nested(
-        "key_secret",
-        Nesting::Single,
-        vec![
-            Attribute::optional("namespace", Type::String).describe("The Secret's namespace. Default: the member's Istio namespace."),
-            Attribute::required("name", Type::String).describe("The Secret's name."),
-            Attribute::optional("key", Type::String).describe(&format!("The key under `data` holding the PEM private key of `cert_pem`. Default `{DEFAULT_KEY}`.")),
-        ],
-    )
-    .with_optional()
-    .describe("`provided`, instead of `key_pem`: a Secret in the member cluster that holds the private key of `cert_pem`. meshfed reads it only at apply and never stores it; works with every Terraform and OpenTofu version.")
+/// The `key_secret` block of the `ca` block (at most one).
+pub fn block() -> NestedBlock {
+    let inner = Block::new()
+        .describe("`provided`, instead of `key_pem`: a Secret in the member cluster that holds the private key of `cert_pem`. meshfed reads it only at apply and never stores it; works with every Terraform and OpenTofu version.")
+        .attr(Attribute::optional("namespace", Type::String).describe("The Secret's namespace. Default: the member's Istio namespace."))
+        .attr(Attribute::required("name", Type::String).describe("The Secret's name."))
+        .attr(Attribute::optional("key", Type::String).describe(&format!("The key under `data` holding the PEM private key of `cert_pem`. Default `{DEFAULT_KEY}`.")));
+    NestedBlock::new("key_secret", Nesting::List, inner).max_items(1)
+}
+
+/// The `key_secret` block's value: its single element, null when absent.
+fn value(ca: &Value) -> Field<&Value> {
+    match values::whole(ca, "key_secret") {
+        Field::Known(list) => match list.elements().and_then(<[Value]>::first) {
+            Some(v) if v.is_unknown() => Field::Unknown,
+            Some(v) => Field::Known(v),
+            None => Field::Null,
+        },
+        other => other,
+    }
 }
 
 /// Whether the `ca` block sets `key_secret` (known or not).
 pub fn is_set(ca: &Value) -> bool {
-    !values::whole(ca, "key_secret").is_null()
+    !matches!(value(ca), Field::Null)
 }
 
 /// The reference in the `ca` block at `path`, checked; `None` when not set or when `diags` got
 /// an error (every part must be known at plan).
 pub fn parse(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<KeySecret> {
-    let path = path.then("key_secret");
-    let v = match values::whole(ca, "key_secret") {
+    let path = path.then("key_secret").index(0);
+    let v = match value(ca) {
         Field::Null => return None,
         Field::Unknown => {
             diags.error_at(

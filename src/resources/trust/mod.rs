@@ -65,9 +65,9 @@ impl Resource for Trust {
             .attr(Attribute::optional("intermediate_validity_days", Type::Number).describe("Validity of a generated intermediate, in days. Default 1825; never beyond the root."))
             .attr(Attribute::optional("cert_pem", Type::String).describe("`provided`: istiod's signing (intermediate) CA certificate, PEM."))
             .attr(Attribute::optional("key_pem", Type::String).sensitive().write_only().describe("`provided`: the private key of `cert_pem`, PEM. Sensitive and write-only: never stored in state. Needs Terraform or OpenTofu 1.11 or later (older ones would store it, so meshfed refuses it there); with any version, use `key_secret` instead."))
-            .attr(key_secret::attribute())
             .attr(Attribute::optional("cert_chain_pem", Type::String).describe("`provided`: the chain from `cert_pem` up to the root, PEM, starting with `cert_pem`."))
-            .attr(Attribute::optional("root_cert_pem", Type::String).describe("`provided`: the root CA certificate, PEM."));
+            .attr(Attribute::optional("root_cert_pem", Type::String).describe("`provided`: the root CA certificate, PEM."))
+            .block(key_secret::block());
         let member = Block::new()
             .describe("A member cluster: it gets its own CA and trusts every other party.")
             .attr(
@@ -177,7 +177,7 @@ impl Resource for Trust {
     }
 
     fn instead_of_write_only(&self) -> &'static str {
-        "Keep the key in a Secret of the member cluster and name it instead: key_secret = { namespace = \"...\", name = \"...\", key = \"tls.key\" }. meshfed reads it only at apply and never stores it. Or use Terraform 1.11 or OpenTofu 1.11 or later."
+        "Keep the key in a Secret of the member cluster and name it instead: key_secret { namespace = \"...\", name = \"...\", key = \"tls.key\" }. meshfed reads it only at apply and never stores it. Or use Terraform 1.11 or OpenTofu 1.11 or later."
     }
 
     fn replace_cost(&self) -> &'static str {

@@ -186,7 +186,7 @@ fn a_key_pem_is_refused_for_clients_that_would_store_it_in_state() {
     );
     let detail = &old.0[0].detail;
     assert!(detail.contains("store the value in its state"), "{detail}");
-    assert!(detail.contains("key_secret = {"), "{detail}");
+    assert!(detail.contains("key_secret {"), "{detail}");
     assert_eq!(paths(&validate_with(&c, true)), []);
     let without = config(&[(A, None), (B, provided(Value::Null))]);
     assert!(
@@ -200,11 +200,11 @@ fn a_key_pem_is_refused_for_clients_that_would_store_it_in_state() {
 #[test]
 fn key_secret_is_checked_and_excludes_key_pem() {
     let secret = |name: &str, key: Value| {
-        Value::object([
+        Value::List(vec![Value::object([
             ("namespace", Value::Null),
             ("name", Value::string(name)),
             ("key", key),
-        ])
+        ])])
     };
     let c = config(&[
         (
@@ -226,8 +226,14 @@ fn key_secret_is_checked_and_excludes_key_pem() {
     let found = paths(&validate(&c));
     for want in [
         ("member[0].ca[0].key_pem", "key_pem and key_secret both set"),
-        ("member[1].ca[0].key_secret.name", "Invalid key_secret.name"),
-        ("member[1].ca[0].key_secret.key", "Invalid key_secret.key"),
+        (
+            "member[1].ca[0].key_secret[0].name",
+            "Invalid key_secret.name",
+        ),
+        (
+            "member[1].ca[0].key_secret[0].key",
+            "Invalid key_secret.key",
+        ),
         ("member[1].ca[0].cert_pem", "Missing cert_pem"),
     ] {
         let want = (want.0.to_string(), want.1.to_string());
