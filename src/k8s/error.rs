@@ -132,17 +132,11 @@ pub enum K8sError {
         message: String,
     },
 
-    /// RBAC denied the request (403): `verb` on `resource` in `namespace`.
-    #[error(
-        "{request}: forbidden: not allowed to {verb} {resource}{where_}: {message}",
-        where_ = in_namespace(namespace.as_deref())
-    )]
+    /// RBAC denied the request (403): who may not do what, and where.
+    #[error("{request}: forbidden: {denial}")]
     Forbidden {
         request: Box<FailedRequest>,
-        verb: String,
-        resource: String,
-        namespace: Option<String>,
-        message: String,
+        denial: Box<Denial>,
     },
 
     /// The API server refused the object (422, or 400 for fields its schema does not declare);
@@ -190,6 +184,49 @@ pub enum K8sError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// What RBAC refused (a 403): `user` may not `verb` `resource` in `namespace`. Displayed as
+/// `<identity> may not <verb> <resource> in namespace "<ns>": <the API server's message>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// The RBAC verb refused (`patch`, or `create` for an apply that would create the object).
+    pub verb: String,
+    /// `<plural>` for the core group, else `<plural>.<group>`, e.g. `configmaps`,
+    /// `serviceentries.networking.istio.io`.
+    pub resource: String,
+    pub namespace: Option<String>,
+    /// The identity the API server saw (`system:serviceaccount:<ns>:<name>`, a user name), when
+    /// its message says.
+    pub user: Option<String>,
+    /// Where the connection settings came from, to name the identity when `user` is unknown.
+    pub origin: String,
+    /// The API server's message.
+    pub message: String,
+}
+
+impl Denial {
+    /// Who the request was made as: the user the API server named, else where the credentials
+    /// came from.
+    pub fn identity(&self) -> String {
+        self.user
+            .clone()
+            .unwrap_or_else(|| format!("the credentials of {}", self.origin))
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} may not {} {}{}: {}",
+            self.identity(),
+            self.verb,
+            self.resource,
+            in_namespace(self.namespace.as_deref()),
+            self.message
+        )
+    }
 }
 
 fn in_namespace(namespace: Option<&str>) -> String {

@@ -4,7 +4,7 @@
 
 use kube::core::Status;
 
-use super::error::{FailedRequest, K8sError, Op};
+use super::error::{Denial, FailedRequest, K8sError, Op};
 use super::object::ObjectRef;
 
 /// The request an answer belongs to: enough to build an error that names everything.
@@ -46,10 +46,14 @@ impl Target<'_> {
                     .unwrap_or_else(|| (self.op.rbac_verb().to_string(), self.object.resource()));
                 K8sError::Forbidden {
                     request,
-                    verb,
-                    resource,
-                    namespace: self.object.namespace.clone(),
-                    message,
+                    denial: Box::new(Denial {
+                        verb,
+                        resource,
+                        namespace: self.object.namespace.clone(),
+                        user: denied_user(&message),
+                        origin: self.origin.to_string(),
+                        message,
+                    }),
                 }
             }
             400 | 422 => K8sError::Invalid {
@@ -111,6 +115,13 @@ fn status_message(code: u16, status: &Status) -> String {
     } else {
         status.message.clone()
     }
+}
+
+/// Reads the identity from an RBAC denial: `... is forbidden: User "<user>" cannot ...`.
+fn denied_user(message: &str) -> Option<String> {
+    let rest = &message[message.find("User \"")? + "User \"".len()..];
+    let (user, _) = rest.split_once('"')?;
+    (!user.is_empty()).then(|| user.to_string())
 }
 
 /// Reads `... cannot <verb> resource "<resource>" in API group "<group>" ...` from an RBAC denial.
@@ -240,34 +251,49 @@ mod tests {
                        \"networking.istio.io\" in the namespace \"abc\"";
         let e = rejected_naming(&obj, 403, message, "Forbidden", "serviceentries", "bar");
         match &e {
-            K8sError::Forbidden {
-                verb,
-                resource,
-                namespace,
-                ..
-            } => {
-                assert_eq!(verb, "patch");
-                assert_eq!(resource, "serviceentries.networking.istio.io");
-                assert_eq!(namespace.as_deref(), Some("abc"));
+            K8sError::Forbidden { denial, .. } => {
+                assert_eq!(denial.verb, "patch");
+                assert_eq!(denial.resource, "serviceentries.networking.istio.io");
+                assert_eq!(denial.namespace.as_deref(), Some("abc"));
+                assert_eq!(denial.user.as_deref(), Some("bob"));
             }
             other => panic!("expected Forbidden, got {other:?}"),
         }
         assert!(
             e.to_string().starts_with(
                 "cluster-a.local: apply networking.istio.io/v1 ServiceEntry abc/bar: forbidden: \
-                 not allowed to patch serviceentries.networking.istio.io in namespace \"abc\""
+                 bob may not patch serviceentries.networking.istio.io in namespace \"abc\": \
+                 serviceentries.networking.istio.io \"bar\" is forbidden: User \"bob\""
             ),
             "{e}"
         );
     }
 
     #[test]
-    fn a_denial_in_other_words_falls_back_to_the_request_itself() {
+    fn a_denial_of_a_service_account_names_it_whole() {
+        let obj = ObjectRef::namespaced("v1", "ConfigMap", "istio-system", "x");
+        let message = "configmaps \"x\" is forbidden: User \
+                       \"system:serviceaccount:meshfed-system:meshfed\" cannot create resource \
+                       \"configmaps\" in API group \"\" in the namespace \"istio-system\"";
+        let e = rejected_naming(&obj, 403, message, "Forbidden", "configmaps", "x");
+        assert!(
+            e.to_string().contains(
+                "forbidden: system:serviceaccount:meshfed-system:meshfed may not create \
+                 configmaps in namespace \"istio-system\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_denial_in_other_words_falls_back_to_the_request_and_the_credentials() {
         let obj = ObjectRef::namespaced("v1", "ConfigMap", "abc", "x");
         let e = rejected(&obj, 403, "namespace abc is being terminated", "Forbidden");
         assert!(
-            e.to_string()
-                .contains("not allowed to patch configmaps in namespace \"abc\""),
+            e.to_string().contains(
+                "the credentials of kubeconfig /k, context a may not patch configmaps in \
+                 namespace \"abc\""
+            ),
             "{e}"
         );
     }

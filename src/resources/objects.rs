@@ -245,7 +245,41 @@ pub fn error_diag(summary: &str, e: &K8sError) -> Diagnostic {
             ),
         );
     }
+    if let K8sError::Forbidden { .. } = e {
+        return forbidden_diag(summary, e);
+    }
     Diagnostic::from_error(format!("{summary} in {}", e.cluster()), e)
+}
+
+/// A permission RBAC refused: who may not do what where, the request it stopped, and where the
+/// permissions meshfed needs are listed. Every request refused the same permission (same cluster,
+/// identity, verb, resource and namespace) shares one error.
+fn forbidden_diag(summary: &str, e: &K8sError) -> Diagnostic {
+    let K8sError::Forbidden { request, denial } = e else {
+        return Diagnostic::from_error(format!("{summary} in {}", e.cluster()), e);
+    };
+    let cluster = &request.cluster;
+    let who = denial.identity();
+    let (verb, resource) = (&denial.verb, &denial.resource);
+    let (place, binding) = match &denial.namespace {
+        Some(ns) => (
+            format!(" in namespace {ns:?}"),
+            format!(
+                " A RoleBinding in namespace {ns:?} grants it there; if that namespace does not exist yet, create it first, then the binding."
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
+    Diagnostic::error(
+        format!("{summary} in {cluster}: permission denied"),
+        format!(
+            "{who} may not {verb} {resource}{place} of {cluster}, so meshfed could not {op} {object} (RBAC answered 403 Forbidden; any other request needing that permission fails the same way). Grant that identity the permission: meshfed's RBAC guide (docs/guides/rbac.md) lists what each resource needs, and examples/rbac/ applies it.{binding}\n\nThe API server said: {message}",
+            op = request.op,
+            object = request.object,
+            message = denial.message,
+        ),
+    )
+    .once(format!("forbidden {cluster} {who} {verb} {resource}{place}"))
 }
 
 #[cfg(test)]
@@ -361,6 +395,53 @@ mod tests {
         assert_eq!(
             error_diag("Cannot apply object", &core).summary,
             "Cannot apply object in cluster-a.local"
+        );
+    }
+
+    fn denied(name: &str, verb: &str) -> K8sError {
+        let user = "system:serviceaccount:meshfed-system:meshfed";
+        K8sError::Forbidden {
+            request: Box::new(crate::k8s::FailedRequest {
+                cluster: "cluster-a.local".into(),
+                op: crate::k8s::Op::Delete,
+                object: ObjectRef::namespaced("v1", "ConfigMap", "istio-system", name),
+            }),
+            denial: Box::new(crate::k8s::error::Denial {
+                verb: verb.into(),
+                resource: "configmaps".into(),
+                namespace: Some("istio-system".into()),
+                user: Some(user.into()),
+                origin: "kubeconfig /k, context a".into(),
+                message: format!("configmaps {name:?} is forbidden: User {user:?} cannot {verb}"),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_permission_refused_is_one_error_naming_cluster_identity_verb_and_resource() {
+        let d = error_diag("Cannot delete object", &denied("one", "delete"));
+        assert_eq!(
+            d.summary,
+            "Cannot delete object in cluster-a.local: permission denied"
+        );
+        assert!(
+            d.detail.starts_with(
+                "system:serviceaccount:meshfed-system:meshfed may not delete configmaps in \
+                 namespace \"istio-system\" of cluster-a.local, so meshfed could not delete v1 \
+                 ConfigMap istio-system/one"
+            ),
+            "{}",
+            d.detail
+        );
+        assert!(d.detail.contains("docs/guides/rbac.md"), "{}", d.detail);
+        let mut diags = crate::tfplugin::diag::Diagnostics::new();
+        diags.push(d);
+        diags.push(error_diag("Cannot delete object", &denied("two", "delete")));
+        diags.push(error_diag("Cannot delete object", &denied("two", "get")));
+        assert_eq!(
+            diags.iter().count(),
+            2,
+            "one error per permission: {diags:?}"
         );
     }
 

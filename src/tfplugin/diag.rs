@@ -81,6 +81,9 @@ pub struct Diagnostic {
     pub summary: String,
     pub detail: String,
     pub attribute: Option<AttrPath>,
+    /// Diagnostics sharing this key say the same thing (e.g. one missing permission met by
+    /// several requests): [`Diagnostics`] keeps only the first. Never sent to the CLI.
+    pub once: Option<String>,
 }
 
 impl Diagnostic {
@@ -90,6 +93,7 @@ impl Diagnostic {
             summary: summary.into(),
             detail: detail.into(),
             attribute: None,
+            once: None,
         }
     }
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
@@ -98,11 +102,18 @@ impl Diagnostic {
             summary: summary.into(),
             detail: detail.into(),
             attribute: None,
+            once: None,
         }
     }
     /// Attaches the attribute at fault.
     pub fn at(mut self, path: AttrPath) -> Diagnostic {
         self.attribute = if path.is_root() { None } else { Some(path) };
+        self
+    }
+    /// Marks this diagnostic as the same as any other with `key`: only the first one added to
+    /// [`Diagnostics`] is kept.
+    pub fn once(mut self, key: impl Into<String>) -> Diagnostic {
+        self.once = Some(key.into());
         self
     }
     /// One diagnostic for an error: the summary given, the error and its causes as detail.
@@ -161,11 +172,20 @@ impl Diagnostics {
     pub fn new() -> Diagnostics {
         Diagnostics(Vec::new())
     }
+    /// Adds `d`, unless a diagnostic with the same [`Diagnostic::once`] key is already here.
     pub fn push(&mut self, d: Diagnostic) {
-        self.0.push(d);
+        let repeated = d
+            .once
+            .as_ref()
+            .is_some_and(|key| self.0.iter().any(|o| o.once.as_ref() == Some(key)));
+        if !repeated {
+            self.0.push(d);
+        }
     }
     pub fn extend(&mut self, other: Diagnostics) {
-        self.0.extend(other.0);
+        for d in other.0 {
+            self.push(d);
+        }
     }
     /// Adds an error about the attribute at `path`.
     pub fn error_at(
@@ -245,6 +265,19 @@ mod tests {
             "connect to cluster-a.local failed\ncaused by: connection refused"
         );
         assert!(d.is_error());
+    }
+
+    #[test]
+    fn diagnostics_sharing_a_once_key_are_kept_once() {
+        let mut diags = Diagnostics::new();
+        diags.push(Diagnostic::error("Denied", "first").once("k"));
+        diags.push(Diagnostic::error("Other", "kept"));
+        let mut more = Diagnostics::new();
+        more.push(Diagnostic::error("Denied", "second").once("k"));
+        more.push(Diagnostic::error("Denied", "another key").once("j"));
+        diags.extend(more);
+        let details: Vec<&str> = diags.iter().map(|d| d.detail.as_str()).collect();
+        assert_eq!(details, ["first", "kept", "another key"]);
     }
 
     #[test]

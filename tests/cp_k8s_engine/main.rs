@@ -389,7 +389,7 @@ async fn a_bad_token_is_refused_as_unauthorized_naming_the_cluster_and_host() {
 }
 
 #[tokio::test]
-async fn a_request_rbac_denies_says_which_verb_on_which_resource() {
+async fn a_request_rbac_denies_says_who_may_not_use_which_verb_on_which_resource() {
     // Without credentials the API server sees system:anonymous, whom RBAC grants nothing here.
     let (host, ca) = direct_settings().await;
     let set = direct_engine(A, &host, Some(ca), Auth::None);
@@ -397,23 +397,19 @@ async fn a_request_rbac_denies_says_which_verb_on_which_resource() {
     let e = set.apply(A, &se).await.expect_err("anonymous");
     eprintln!("{e}");
     match &e {
-        K8sError::Forbidden {
-            verb,
-            resource,
-            namespace,
-            ..
-        } => {
-            assert_eq!(verb, "patch");
-            assert_eq!(resource, "serviceentries.networking.istio.io");
-            assert_eq!(namespace.as_deref(), Some("istio-system"));
+        K8sError::Forbidden { denial, .. } => {
+            assert_eq!(denial.verb, "patch");
+            assert_eq!(denial.resource, "serviceentries.networking.istio.io");
+            assert_eq!(denial.namespace.as_deref(), Some("istio-system"));
+            assert_eq!(denial.user.as_deref(), Some("system:anonymous"));
         }
         other => panic!("expected Forbidden, got {other:?}"),
     }
     assert!(
         e.to_string().starts_with(
             "cluster-a.local: apply networking.istio.io/v1 ServiceEntry istio-system/bar: \
-             forbidden: not allowed to patch serviceentries.networking.istio.io in namespace \
-             \"istio-system\": "
+             forbidden: system:anonymous may not patch serviceentries.networking.istio.io in \
+             namespace \"istio-system\": "
         ),
         "{e}"
     );

@@ -3,12 +3,12 @@
 //! as no controller runs), the configurations under test, and state helpers. Needs real control
 //! planes; its working directories run real Terraform and OpenTofu.
 
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
-use crate::support::controlplanes::ControlPlanes;
+use crate::support::controlplanes::{ControlPlanes, ensure_namespace};
 use crate::support::tf::{Cli, TfDir};
 
 pub const A: &str = "cluster-a.local";
@@ -41,11 +41,7 @@ impl Planes {
         let p = Planes { planes, rt };
         for name in names {
             let ns = if *name == B { "xyz" } else { "abc" };
-            let api: Api<Namespace> = Api::all(p.client(name));
-            let body =
-                serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
-            p.rt.block_on(api.create(&PostParams::default(), &body))
-                .unwrap_or_else(|e| panic!("create namespace {ns} in {name}: {e}"));
+            p.rt.block_on(ensure_namespace(&p.client(name), ns));
         }
         p
     }
@@ -118,7 +114,7 @@ impl Planes {
         for name in self.planes.names() {
             blocks.push_str(&format!(
                 "  cluster \"{name}\" {{\n    kubeconfig = \"{}\"\n    context    = \"{}\"\n  }}\n",
-                self.planes.kubeconfig().display(),
+                self.planes.provider_kubeconfig().display(),
                 self.planes.context(name)
             ));
         }

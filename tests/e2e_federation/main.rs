@@ -10,7 +10,7 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use meshfed::cert::{issue_workload_cert, mtls_handshake};
 use serde_json::json;
-use support::controlplanes::ControlPlanes;
+use support::controlplanes::{ControlPlanes, ensure_namespace};
 use support::tf::{Cli, TfDir};
 
 const A: &str = "cluster-a.local";
@@ -60,10 +60,7 @@ impl Federation {
                 .expect("create seed object");
         };
         let ar = |g: &str, v: &str, k: &str| ApiResource::from_gvk(&GroupVersionKind::gvk(g, v, k));
-        post(
-            Api::all_with(c.clone(), &ar("", "v1", "Namespace")),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-        );
+        self.rt.block_on(ensure_namespace(&c, ns));
         post(
             Api::namespaced_with(c.clone(), ns, &ar("", "v1", "Service")),
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc}, "spec": {"selector": {"app": svc}, "ports": [{"name": "http", "port": 8080}]}}),
@@ -167,7 +164,7 @@ impl Federation {
         dir.write("main.tf", example);
         dir.env(
             "TF_VAR_kubeconfig",
-            self.planes.kubeconfig().display().to_string(),
+            self.planes.provider_kubeconfig().display().to_string(),
         );
         dir
     }

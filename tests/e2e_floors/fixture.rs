@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
-use crate::support::controlplanes::ControlPlanes;
+use crate::support::controlplanes::{ControlPlanes, ensure_namespace};
 use crate::support::tf::{Cli, TfDir, TfOutput};
 
 pub const A: &str = "cluster-a.local";
@@ -93,11 +92,7 @@ impl Planes {
             let Some(client) = clients.get(name) else {
                 continue;
             };
-            let api: Api<Namespace> = Api::all(client.clone());
-            let body =
-                serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
-            rt.block_on(api.create(&PostParams::default(), &body))
-                .unwrap_or_else(|e| panic!("create namespace {ns} in {name}: {e}"));
+            rt.block_on(ensure_namespace(client, ns));
         }
         Planes {
             planes,
@@ -115,7 +110,7 @@ impl Planes {
             let _ = write!(
                 s,
                 "  cluster \"{n}\" {{\n    kubeconfig = \"{}\"\n    context    = \"{}\"\n  }}\n",
-                self.planes.kubeconfig().display(),
+                self.planes.provider_kubeconfig().display(),
                 self.planes.context(n)
             );
         }
@@ -129,6 +124,24 @@ impl Planes {
         dir.write("provider.tf", self.provider());
         dir.write("main.tf", main);
         dir
+    }
+
+    /// Creates Secret `namespace/name` in `cluster` with `data` (plain text values), as the
+    /// operator would, with the admin credentials.
+    pub fn create_secret(&self, cluster: &str, namespace: &str, name: &str, data: &[(&str, &str)]) {
+        let client = self.clients.get(cluster).expect("a plane").clone();
+        let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, namespace);
+        let data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let body = serde_json::from_value(
+            json!({"metadata": {"name": name, "namespace": namespace}, "stringData": data}),
+        )
+        .expect("a Secret");
+        self.rt
+            .block_on(api.create(&PostParams::default(), &body))
+            .unwrap_or_else(|e| panic!("create Secret {namespace}/{name} in {cluster}: {e}"));
     }
 
     /// The object as the API server serves it, if it exists.

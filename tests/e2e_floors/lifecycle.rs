@@ -250,6 +250,55 @@ fn trust_with_two_generated_members_applies_plans_empty_imports_and_destroys() {
     }
 }
 
+/// With these CLIs a `key_pem` is refused (they would store it in state); the way they can give a
+/// provided CA's key is `key_secret`: the key stays in the operator's Secret, meshfed writes it to
+/// `cacerts` at apply, and it reaches neither state nor any output; the second plan is empty.
+#[test]
+fn a_provided_ca_whose_key_stays_in_the_operators_secret_applies_and_the_key_is_never_stored() {
+    let ca = meshfed::cert::generate_ca(meshfed::cert::CaRequest::new(A, meshfed::cert::now()))
+        .expect("generate a CA");
+    let main = format!(
+        "resource \"meshfed_trust\" \"fed\" {{\n  member {{\n    cluster = \"{A}\"\n    ca {{\n      source         = \"provided\"\n      cert_pem       = file(\"cert.pem\")\n      cert_chain_pem = file(\"chain.pem\")\n      root_cert_pem  = file(\"root.pem\")\n      key_secret {{\n        name = \"operator-ca-key\"\n      }}\n    }}\n  }}\n  member {{\n    cluster = \"{B}\"\n  }}\n}}\n"
+    );
+    let body: Vec<&str> = ca
+        .intermediate_key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for cli in Cli::floors() {
+        let p = Planes::start(&[A, B]);
+        p.create_secret(
+            A,
+            NS,
+            "operator-ca-key",
+            &[("tls.key", &ca.intermediate_key_pem)],
+        );
+        let mut dir = p.dir(cli, &main);
+        dir.write("cert.pem", &ca.intermediate_cert_pem);
+        dir.write("chain.pem", &ca.cert_chain_pem);
+        dir.write("root.pem", &ca.root_cert_pem);
+        dir.env("TF_LOG", "trace");
+        let out = apply(&dir);
+        let own = cacerts(&p, A);
+        assert_eq!(
+            own["ca-key.pem"].as_str().map(str::trim_end),
+            Some(ca.intermediate_key_pem.trim_end()),
+            "{cli}: the operator's key is in cacerts"
+        );
+        assert_plan_empty(cli, &dir, "applying with key_secret");
+        for (what, text) in [
+            ("the apply's output (TF_LOG=trace)", out.combined()),
+            ("the state", dir.read("terraform.tfstate")),
+        ] {
+            assert!(
+                !text.contains("PRIVATE KEY") && !body.iter().any(|l| text.contains(l)),
+                "{cli}: the key in {what}"
+            );
+        }
+        destroy(cli, &dir, 1);
+    }
+}
+
 /// bar exported from cluster-b, its export fed whole into cluster-a's service entry.
 fn federation(port: u32) -> String {
     format!(

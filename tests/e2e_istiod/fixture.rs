@@ -70,7 +70,7 @@ impl Mesh {
         dir.write("main.tf", example);
         dir.env(
             "TF_VAR_kubeconfig",
-            self.planes.kubeconfig().display().to_string(),
+            self.planes.provider_kubeconfig().display().to_string(),
         );
         dir
     }

@@ -3,15 +3,18 @@
 //! plane. Needs real Terraform and OpenTofu and real control planes (`scripts/setup`).
 //! `safety.rs`: a ServiceEntry made by hand is never overwritten; the token reaches no output.
 //! `interrupted.rs`: Ctrl-C in the middle of a slow apply loses track of nothing written.
+//! `rbac.rs`: the provider runs as meshfed's ServiceAccount with exactly `examples/rbac/`'s role;
+//! each verb taken away fails with one error naming cluster, identity, verb and resource.
 mod interrupted;
+mod rbac;
 mod safety;
 #[path = "../support/mod.rs"]
 mod support;
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
-use support::controlplanes::ControlPlanes;
+use support::controlplanes::{ControlPlanes, ensure_namespace};
 use support::refusal::{Place, assert_points_at, first_error, mark};
 use support::tf::{Cli, TfDir};
 
@@ -45,12 +48,7 @@ impl Cluster {
         let planes = ControlPlanes::start(&[A]);
         let rt = rt();
         let client = rt.block_on(planes.client(A));
-        let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-        rt.block_on(ns.create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "abc"}})).expect("namespace"),
-        ))
-        .expect("create namespace abc");
+        rt.block_on(ensure_namespace(&client, "abc"));
         Cluster { planes, rt, client }
     }
 
@@ -80,7 +78,7 @@ provider "meshfed" {{
   }}
 }}
 "#,
-            self.planes.kubeconfig().display(),
+            self.planes.provider_kubeconfig().display(),
             self.planes.context(A)
         )
     }

@@ -59,7 +59,15 @@ impl Planes {
             .clone()
     }
 
-    /// The `terraform` and `provider` blocks: one `cluster` per control plane.
+    /// Replaces an RBAC object (a document of `examples/rbac/`, possibly changed) in `cluster`,
+    /// as the admin.
+    pub fn apply_rbac(&self, cluster: &str, doc: &Json) {
+        let admin = self.client(cluster);
+        self.rt.block_on(crate::support::rbac::apply(&admin, doc));
+    }
+
+    /// The `terraform` and `provider` blocks (meshfed's ServiceAccount, as `examples/rbac/`
+    /// binds it): one `cluster` per control plane.
     pub fn provider(&self) -> String {
         let mut s = String::from(
             "terraform {\n  required_providers {\n    meshfed = { source = \"meshfed/meshfed\" }\n  }\n}\n\nprovider \"meshfed\" {\n",
@@ -68,7 +76,7 @@ impl Planes {
             let _ = write!(
                 s,
                 "  cluster \"{n}\" {{\n    kubeconfig = \"{}\"\n    context    = \"{}\"\n  }}\n",
-                self.planes.kubeconfig().display(),
+                self.planes.provider_kubeconfig().display(),
                 self.planes.context(n)
             );
         }

@@ -11,7 +11,8 @@
 //! `refused.rs` (inputs refused at plan), `repair.rs` (a lost Secret, istiod's settings),
 //! `ownership.rs` (a `cacerts` meshfed did not write is never overwritten; a CA key kept in the
 //! operator's Secret), `interrupted.rs` (Ctrl-C over slow links loses track of nothing written,
-//! makes no CA twice), `partial.rs` (a member lost mid-apply) and `import.rs`.
+//! makes no CA twice), `partial.rs` (a member lost mid-apply), `rbac.rs` (a permission missing
+//! from the provider's role is one error naming it) and `import.rs`.
 
 mod fixture;
 mod import;
@@ -20,6 +21,7 @@ mod keys;
 mod members;
 mod ownership;
 mod partial;
+mod rbac;
 mod refused;
 mod repair;
 #[path = "../support/mod.rs"]

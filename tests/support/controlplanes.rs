@@ -11,13 +11,20 @@
 //!
 //! The first start builds the control plane (`scripts/setup-controlplane`, needs Go); if that or
 //! the start fails, `start` panics with the script's output. Nothing is ever skipped.
+//!
+//! Two identities per cluster: the admin (the API server's loopback token, group
+//! `system:masters`) behind [`ControlPlanes::kubeconfig`] and [`ControlPlanes::client`], for the
+//! tests' own reads and writes; and meshfed's ServiceAccount bound to exactly the roles of
+//! `examples/rbac/` (see [`super::rbac`]) behind [`ControlPlanes::provider_kubeconfig`] and
+//! [`ControlPlanes::direct`], for the provider blocks.
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// One cluster's API server as a provider block's `host`, `cluster_ca_certificate` and `token`.
+/// One cluster's API server as a provider block's `host`, `cluster_ca_certificate` and `token`
+/// (meshfed's ServiceAccount's).
 pub struct Direct {
     /// `https://127.0.0.1:<port>`.
     pub server: String,
@@ -52,6 +59,10 @@ pub struct ControlPlanes {
     dir: Option<tempfile::TempDir>,
     names: Vec<String>,
     kubeconfig: PathBuf,
+    /// `<dir>/meshfed.kubeconfig`: the same contexts as meshfed's ServiceAccount.
+    provider_kubeconfig: PathBuf,
+    /// Each cluster's token of meshfed's ServiceAccount, by cluster name.
+    provider_tokens: Vec<(String, String)>,
     /// The supervisor's pid, then each cluster's, as they were when the planes got ready.
     pids: Vec<(String, u32)>,
     stopped: bool,
@@ -138,13 +149,57 @@ impl ControlPlanes {
         for name in names {
             pids.push((name.to_string(), read_pid(&format!("{name}.pid"))));
         }
-        ControlPlanes {
+        let provider_kubeconfig = dir.path().join("meshfed.kubeconfig");
+        let mut planes = ControlPlanes {
             dir: Some(dir),
             names: names.iter().map(|n| n.to_string()).collect(),
             kubeconfig,
+            provider_kubeconfig,
+            provider_tokens: Vec::new(),
             pids,
             stopped: false,
-        }
+        };
+        planes.set_up_provider_identity();
+        planes
+    }
+
+    /// Applies `examples/rbac/` to every plane, mints a token of meshfed's ServiceAccount in each
+    /// and writes [`Self::provider_kubeconfig`]. On a thread of its own, with its own runtime, so
+    /// that a test already inside a runtime can start planes.
+    fn set_up_provider_identity(&mut self) {
+        let tokens = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("tokio runtime");
+                    rt.block_on(async {
+                        let mut tokens = Vec::new();
+                        for name in &self.names {
+                            let admin = self.client(name).await;
+                            tokens.push((name.clone(), super::rbac::set_up(&admin).await));
+                        }
+                        tokens
+                    })
+                })
+                .join()
+                .expect("setting up meshfed's identity in the control planes")
+        });
+        self.provider_tokens = tokens;
+        let admins: Vec<Direct> = self.names.iter().map(|n| self.admin_direct(n)).collect();
+        let entries: Vec<super::rbac::Entry<'_>> = self
+            .names
+            .iter()
+            .zip(&admins)
+            .map(|(name, admin)| super::rbac::Entry {
+                name,
+                server: &admin.server,
+                ca_pem: &admin.ca_pem,
+                token: self.provider_token(name),
+            })
+            .collect();
+        super::rbac::write_kubeconfig(&self.provider_kubeconfig, &entries);
     }
 
     /// The state directory (kubeconfig, `*.pid`, `*.log`).
@@ -155,15 +210,41 @@ impl ControlPlanes {
             .path()
     }
 
-    /// The kubeconfig with one context (and cluster and user) per cluster name.
+    /// The admin's kubeconfig (group `system:masters`) with one context (and cluster and user)
+    /// per cluster name: for the tests' own clients, never for a provider block.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
     }
 
-    /// How to reach cluster `name` without a kubeconfig: its server URL, the server's CA (PEM)
-    /// and the bearer token of its kubeconfig, for a provider block with `host`, `token` and
-    /// `cluster_ca_certificate`.
+    /// The kubeconfig of meshfed's ServiceAccount (`system:serviceaccount:meshfed-system:meshfed`,
+    /// bound to exactly the roles of `examples/rbac/`), with the same contexts as
+    /// [`Self::kubeconfig`]: for provider blocks.
+    pub fn provider_kubeconfig(&self) -> &Path {
+        &self.provider_kubeconfig
+    }
+
+    /// The token of meshfed's ServiceAccount in cluster `name`.
+    pub fn provider_token(&self, name: &str) -> &str {
+        self.check_name(name);
+        self.provider_tokens
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, token)| token.as_str())
+            .expect("every cluster has a token of meshfed's ServiceAccount")
+    }
+
+    /// How to reach cluster `name` without a kubeconfig, as meshfed's ServiceAccount: its server
+    /// URL, the server's CA (PEM) and the ServiceAccount's token, for a provider block with
+    /// `host`, `token` and `cluster_ca_certificate`.
     pub fn direct(&self, name: &str) -> Direct {
+        Direct {
+            token: self.provider_token(name).to_string(),
+            ..self.admin_direct(name)
+        }
+    }
+
+    /// Like [`Self::direct`], with the admin's token.
+    pub fn admin_direct(&self, name: &str) -> Direct {
         self.check_name(name);
         let path = self.dir().join(format!("{name}.kubeconfig"));
         let text = std::fs::read_to_string(&path)
@@ -291,6 +372,18 @@ impl ControlPlanes {
             describe(&format!("tests/control-planes {}", args.join(" ")), &out)
         );
     }
+}
+
+/// Makes namespace `name` exist (whether or not it did: the namespaces `examples/rbac/` binds
+/// meshfed in already do).
+pub async fn ensure_namespace(client: &kube::Client, name: &str) {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let body =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    let params = kube::api::PatchParams::apply("meshfed-tests");
+    api.patch(name, &params, &kube::api::Patch::Apply(body))
+        .await
+        .unwrap_or_else(|e| panic!("making namespace {name} exist: {e}"));
 }
 
 /// Whether process `pid` exists and is not a zombie (an exited process that nobody reaped yet).
