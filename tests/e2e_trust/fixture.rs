@@ -282,6 +282,38 @@ impl Planes {
             .unwrap_or_else(|e| panic!("{cluster}: create Secret {name} as {manager}: {e}"));
     }
 
+    /// Creates ConfigMap `name` in the Istio namespace of `cluster` with `data`, written by
+    /// field manager `manager` (e.g. `pilot-discovery`, as istiod writes its root ConfigMap).
+    pub fn create_configmap_as(
+        &self,
+        cluster: &str,
+        manager: &str,
+        name: &str,
+        data: &[(&str, &str)],
+    ) {
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: Some(NS.to_string()),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..ConfigMap::default()
+        };
+        let api: Api<ConfigMap> = Api::namespaced(self.client(cluster), NS);
+        let pp = PostParams {
+            field_manager: Some(manager.to_string()),
+            ..PostParams::default()
+        };
+        self.rt
+            .block_on(api.create(&pp, &cm))
+            .unwrap_or_else(|e| panic!("{cluster}: create ConfigMap {name} as {manager}: {e}"));
+    }
+
     pub fn delete_secret(&self, cluster: &str) {
         let api: Api<Secret> = Api::namespaced(self.client(cluster), NS);
         self.rt

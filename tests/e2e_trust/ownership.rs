@@ -125,6 +125,8 @@ fn plugging_a_ca_where_istiod_signs_with_its_own_warns_at_plan() {
     let main = trust("fed", &[A, B], "");
     for cli in Cli::both() {
         let p = Planes::start(&[A, B]);
+        // What a self-signed istiod leaves in the cluster: its key Secret (meshfed must not need
+        // to read it) and the root it publishes.
         let own = generated(A);
         p.create_secret_as(
             A,
@@ -132,12 +134,18 @@ fn plugging_a_ca_where_istiod_signs_with_its_own_warns_at_plan() {
             "istio-ca-secret",
             &[("ca-cert.pem", &own.root_cert_pem)],
         );
+        p.create_configmap_as(
+            A,
+            "pilot-discovery",
+            "istio-ca-root-cert",
+            &[("root-cert.pem", &own.root_cert_pem)],
+        );
         let dir = p.dir(cli, &main);
         let out = dir.run_ok(&["plan", "-no-color"]).combined();
         let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
         for part in [
             "Plugging a CA into cluster-a.local changes every workload identity there",
-            "Secret istio-system/istio-ca-secret exists",
+            "it published ConfigMap istio-system/istio-ca-root-cert",
             "kubectl -n istio-system rollout restart deployment/istiod",
         ] {
             assert!(flat.contains(part), "{cli}: {part:?} in\n{out}");

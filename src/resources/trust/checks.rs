@@ -14,7 +14,8 @@ use crate::resources::ownership::{self, LOOKAHEAD};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 
 /// The Secret where istiod keeps its self-signed CA when no `cacerts` is plugged in.
-pub const SELF_SIGNED_SECRET: &str = "istio-ca-secret";
+/// The ConfigMap in which istiod publishes the root its workloads trust.
+pub const ROOT_CONFIGMAP: &str = "istio-ca-root-cert";
 
 /// The way out when an object of the trust exists and is not meshfed's; for `cacerts`, the
 /// three ways to go on.
@@ -31,8 +32,10 @@ pub fn adopt_hint(key: &ObjectKey) -> String {
 }
 
 /// At plan, for a member whose `cacerts` meshfed is about to write for the first time: when
-/// istiod's self-signed CA (`istio-ca-secret`) exists, warns that plugging in a CA changes every
-/// identity in that mesh, and says what to restart. Looks only where the cluster answers at once.
+/// istiod already issues certificates there (it published `istio-ca-root-cert`) and no `cacerts`
+/// exists, its CA is its own self-signed one (or an external CA): warns that plugging in a CA
+/// changes every identity in that mesh, and says what to restart. Reads only public objects, never
+/// istiod's own key Secret; looks only where the cluster answers at once.
 pub async fn warn_self_signed(
     ctx: &Ctx<'_>,
     m: &MemberInput,
@@ -46,14 +49,18 @@ pub async fn warn_self_signed(
         return;
     }
     let ns = &m.istio_namespace;
-    let secret = ObjectRef::namespaced("v1", "Secret", ns, SELF_SIGNED_SECRET);
-    let Some(Ok(Some(_))) = ctx.clusters.get_once(&m.cluster, &secret, LOOKAHEAD).await else {
+    let root = ObjectRef::namespaced("v1", "ConfigMap", ns, ROOT_CONFIGMAP);
+    let Some(Ok(Some(_))) = ctx.clusters.get_once(&m.cluster, &root, LOOKAHEAD).await else {
         return;
+    };
+    let cacerts = ObjectRef::namespaced("v1", "Secret", ns, "cacerts");
+    let Some(Ok(None)) = ctx.clusters.get_once(&m.cluster, &cacerts, LOOKAHEAD).await else {
+        return; // a cacerts already there: plugged in before, or refused as not ours
     };
     diags.push(Diagnostic::warning(
         format!("Plugging a CA into {} changes every workload identity there", m.cluster),
         format!(
-            "istiod in {c} signs with its own self-signed CA (Secret {ns}/{SELF_SIGNED_SECRET} exists). This apply writes {ns}/cacerts with another CA. istiod reads cacerts only when it starts, and each workload keeps its certificate of the old CA until it restarts: until both have restarted, workloads with old and new certificates cannot call each other with mTLS. After apply:\n  1. kubectl -n {ns} rollout restart deployment/istiod\n  2. restart the workloads, e.g. kubectl -n <namespace> rollout restart deployment\nTo keep the current CA instead, adopt it: ca {{ source = \"cluster\" }}.",
+            "istiod in {c} already issues workload certificates (it published ConfigMap {ns}/{ROOT_CONFIGMAP}) and there is no {ns}/cacerts: it signs with its own self-signed CA. This apply writes {ns}/cacerts with another CA. istiod reads cacerts only when it starts, and each workload keeps its certificate of the old CA until it restarts: until both have restarted, workloads with old and new certificates cannot call each other with mTLS. After apply:\n  1. kubectl -n {ns} rollout restart deployment/istiod\n  2. restart the workloads, e.g. kubectl -n <namespace> rollout restart deployment\nTo keep the current CA instead, adopt it: ca {{ source = \"cluster\" }}. (If istiod uses an external CA instead, e.g. istio-csr, it ignores cacerts: adopt that CA's root the same way.)",
             c = m.cluster
         ),
     ));
