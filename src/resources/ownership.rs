@@ -25,7 +25,7 @@ use super::objects::{Desired, Manifests, ObjectKey, error_diag};
 use crate::k8s::ClusterSet;
 use crate::k8s::object::{field_managers, managed_by};
 use crate::mesh::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-use crate::tfplugin::diag::{Diagnostic, Diagnostics};
+use crate::tfplugin::diag::{Diagnostic, Diagnostics, Severity};
 
 /// How many objects are looked at concurrently.
 const CONCURRENT_LOOKS: usize = 8;
@@ -162,6 +162,17 @@ pub async fn look_ahead(clusters: &ClusterSet, new: Vec<ObjectKey>, hint: Hint<'
         match live {
             Some(Ok(Some(live))) if !is_ours(&live, clusters.field_manager()) => {
                 let d = refusal(&key, &live, &hint(&key), When::Plan);
+                found.push((key, d));
+            }
+            // A permission missing now is missing at apply too: say so at plan, once per
+            // cluster and permission, rather than only when the apply fails.
+            Some(Err(e)) if e.is_access_denied() => {
+                let mut d = error_diag("Cannot look at object", &e);
+                d.severity = Severity::Warning;
+                d.detail = format!(
+                    "Plan could not check who manages this object; apply needs the same permission and will fail without it.\n\n{}",
+                    d.detail
+                );
                 found.push((key, d));
             }
             Some(Err(e)) => {

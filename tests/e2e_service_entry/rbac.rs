@@ -21,7 +21,8 @@ impl Cluster {
 }
 
 #[test]
-fn each_missing_verb_fails_with_one_error_naming_cluster_identity_verb_and_resource() {
+fn each_missing_verb_fails_with_one_error_naming_cluster_identity_verb_and_resource_and_a_missing_get_is_warned_at_plan()
+ {
     // DestinationRules: only this role grants them (meshfed_exported_service's role grants
     // ServiceEntries in abc too, for its alias entries).
     let role = rbac::document("ClusterRole", None, "meshfed-service-entry");
@@ -35,6 +36,31 @@ fn each_missing_verb_fails_with_one_error_naming_cluster_identity_verb_and_resou
             let what = format!("{cli} {} without {verb}", command[0]);
             assert_one_denial(&what, &out, A, verb, dr, "abc");
         };
+
+        // Without `get`, plan warns already (it cannot check who manages the rule), and apply
+        // stops before writing anything to that cluster.
+        c.set_role(&rbac::without_verb(&role, "destinationrules", "get"));
+        let out = dir.run_code(1, &APPLY).combined();
+        let flat = out
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flat.contains(&format!(
+                "Warning: Cannot look at object in {A}: permission denied"
+            )),
+            "{cli}: plan warns of the missing get\n{out}"
+        );
+        assert_one_denial(
+            &format!("{cli} apply without get"),
+            &out,
+            A,
+            "get",
+            dr,
+            "abc",
+        );
+        assert!(c.get("ServiceEntry").is_none(), "{cli}: nothing written");
 
         denied("patch", &APPLY);
         assert!(c.get("ServiceEntry").is_some(), "{cli}: the entry before");
