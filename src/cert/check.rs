@@ -234,6 +234,16 @@ fn check(
     })
 }
 
+/// The fingerprint of the one certificate in `pem` (as meshfed shows roots: [`fingerprint_sha256`]
+/// of its DER), read as strictly as CA material is; expiry does not matter.
+pub fn certificate_fingerprint(pem: &str) -> Result<String, ProblemKind> {
+    let ders = certificates(CaField::RootCertPem, pem).map_err(|p| p.kind)?;
+    match ders.as_slice() {
+        [der] => Ok(fingerprint_sha256(der)),
+        _ => Err(ProblemKind::CountCertificates(ders.len())),
+    }
+}
+
 /// Checks an external party's root at `now`: one certificate, a CA, within its validity.
 pub fn parse_root(pem: &str, now: OffsetDateTime) -> Result<RootInfo, CertProblem> {
     let field = CaField::RootCertPem;

@@ -27,8 +27,8 @@ pub mod issue;
 mod key;
 
 pub use check::{
-    CaField, CertProblem, CheckedCa, ProblemKind, ProvidedCa, RootInfo, check_certificates,
-    check_provided, parse_root,
+    CaField, CertProblem, CheckedCa, ProblemKind, ProvidedCa, RootInfo, certificate_fingerprint,
+    check_certificates, check_provided, parse_root,
 };
 pub use encoding::fingerprint_sha256;
 pub use generate::{

@@ -107,7 +107,7 @@ pub fn host(service: &str, namespace: &str, domain_suffix: &str) -> String {
 
 /// `spiffe://<trust_domain>/ns/<namespace>/sa/<account>`.
 pub fn subject_alt_name(trust_domain: &str, namespace: &str, account: &str) -> String {
-    format!("spiffe://{trust_domain}/ns/{namespace}/sa/{account}")
+    super::names::spiffe_id(trust_domain, namespace, account)
 }
 
 /// Name of the Gateway (in the gateway namespace): `meshfed-export-<namespace>-<service>`.

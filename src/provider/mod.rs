@@ -1,7 +1,8 @@
 //! The meshfed provider as the protocol layer sees it: [`Meshfed`] implements
 //! [`Provider`] by parsing the provider configuration ([`config`], against [`schema`]) into the
-//! resources' typed configuration, and by dispatching every resource and data source call to the
-//! type that serves it through the resources' registry.
+//! resources' typed configuration, by dispatching every resource and data source call to the
+//! type that serves it through the resources' registry, and function calls to the resources'
+//! functions.
 //!
 //! Configuring makes no network call: clusters are connected lazily by the apply engine.
 //! Imports the resources layer and the protocol layer; nothing imports it but `main`.
@@ -17,9 +18,10 @@ use self::config::parse_config;
 pub use self::schema::provider_schema;
 use crate::k8s::ClusterSet;
 use crate::resources::context::{Ctx, ProviderConfig, not_configured};
-use crate::resources::registry;
 use crate::resources::resource::Dispatch;
+use crate::resources::{functions, registry};
 use crate::tfplugin::diag::Diagnostics;
+use crate::tfplugin::function::FunctionError;
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ClientCapabilities, ConfigureRequest, ImportRequest,
     ImportResponse, PlanRequest, PlanResponse, Provider, ProviderSchemas, ReadDataRequest,
@@ -66,6 +68,7 @@ impl Meshfed {
                 provider_meta: None,
                 resources: registry.resource_schemas(),
                 data_sources: registry.data_source_schemas(),
+                functions: functions::signatures(),
             },
             state: RwLock::new(None),
         }
@@ -172,6 +175,10 @@ impl Provider for Meshfed {
         let state = self.state.read().await;
         let ctx = state.as_ref().map(Configured::ctx);
         d.read(ctx.as_ref(), req).await
+    }
+
+    async fn call_function(&self, name: &str, args: Vec<Value>) -> Result<Value, FunctionError> {
+        functions::call(name, &args)
     }
 }
 

@@ -16,7 +16,7 @@
 //! `input.rs`: configuration → checked input; `state.rs`; `import.rs`; `tests.rs`):
 //! [`service_entry`] (`meshfed_service_entry`), [`exported_service`]
 //! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data source [`cluster`]
-//! (`meshfed_cluster`).
+//! (`meshfed_cluster`). The provider-defined functions are in [`functions`].
 //!
 //! Imports `tfplugin`, `mesh`, `k8s` and `cert`; never the provider layer above it. No resource
 //! imports another resource's module: what two share lives in a shared module here.
@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod context;
 pub mod export;
 pub mod exported_service;
+pub mod functions;
 pub mod lifecycle;
 pub mod objects;
 pub mod ownership;

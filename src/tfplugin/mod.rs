@@ -4,6 +4,7 @@
 //!   parts: `msgpack`, `unknown` for unknown values and their refinements, `json`).
 //! - [`schema`]: schema builder (attributes, nested attributes, blocks in every nesting mode).
 //! - [`diag`]: diagnostics carrying attribute paths.
+//! - [`function`]: provider-defined functions' signatures and call errors.
 //! - [`provider`]: the [`provider::Provider`] trait a provider implements, with typed requests.
 //! - `wire`: conversion between protobuf messages and the types above, one function per message.
 //! - [`server`]: the gRPC services and their [`server::router`]: the Provider service
@@ -17,6 +18,7 @@
 pub mod automtls;
 pub mod codec;
 pub mod diag;
+pub mod function;
 pub mod handshake;
 pub mod logging;
 pub mod provider;

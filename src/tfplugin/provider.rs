@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::diag::{AttrPath, Diagnostic, Diagnostics};
+use super::function::{Function, FunctionError};
 use super::schema::Schema;
 use super::value::Value;
 
@@ -17,6 +18,8 @@ pub struct ProviderSchemas {
     pub provider_meta: Option<Schema>,
     pub resources: BTreeMap<String, Schema>,
     pub data_sources: BTreeMap<String, Schema>,
+    /// Provider-defined functions by name (`provider::<local name>::<name>`).
+    pub functions: BTreeMap<String, Function>,
 }
 
 /// What the Terraform client says it can handle.
@@ -307,5 +310,14 @@ pub trait Provider: Send + Sync + 'static {
             diagnostics: not_supported(&format!("data source {}", req.type_name)).into(),
             ..ReadDataResponse::default()
         }
+    }
+
+    /// Calls function `name` (one of [`ProviderSchemas::functions`]) with `args`, one per
+    /// argument, each decoded against its parameter's type; the server has checked their count.
+    /// The provider may not be configured.
+    async fn call_function(&self, name: &str, _args: Vec<Value>) -> Result<Value, FunctionError> {
+        Err(FunctionError::call(format!(
+            "function {name:?} is not supported by meshfed"
+        )))
     }
 }

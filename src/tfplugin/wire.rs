@@ -4,6 +4,7 @@
 
 use super::codec::{self, CodecError};
 use super::diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
+use super::function::{Function, FunctionError, Param};
 use super::provider::{ClientCapabilities, RawState};
 use super::schema::{AttrType, Attribute, Block, DescriptionKind, NestedBlock, Nesting, Schema};
 use super::value::{Type, Value};
@@ -186,6 +187,38 @@ fn nested_block(b: &NestedBlock) -> pb::schema::NestedBlock {
         }) as i32,
         min_items: b.min_items,
         max_items: b.max_items,
+    }
+}
+
+pub fn function(f: &Function) -> pb::Function {
+    pb::Function {
+        parameters: f.params.iter().map(function_param).collect(),
+        variadic_parameter: f.variadic.as_ref().map(function_param),
+        r#return: Some(pb::function::Return {
+            r#type: f.returns.to_json().to_string().into_bytes(),
+        }),
+        summary: f.summary.clone(),
+        description: f.description.clone(),
+        description_kind: pb::StringKind::Markdown as i32,
+        deprecation_message: f.deprecation.clone().unwrap_or_default(),
+    }
+}
+
+fn function_param(p: &Param) -> pb::function::Parameter {
+    pb::function::Parameter {
+        name: p.name.clone(),
+        r#type: p.ty.to_json().to_string().into_bytes(),
+        allow_null_value: p.allow_null,
+        allow_unknown_values: p.allow_unknown,
+        description: p.description.clone(),
+        description_kind: pb::StringKind::Markdown as i32,
+    }
+}
+
+pub fn function_error(e: &FunctionError) -> pb::FunctionError {
+    pb::FunctionError {
+        text: e.text.clone(),
+        function_argument: e.argument.map(|i| i as i64),
     }
 }
 

@@ -206,6 +206,7 @@ impl TestProvider {
                 provider_meta: None,
                 resources: BTreeMap::from([(THING.to_string(), thing_schema())]),
                 data_sources: BTreeMap::from([(INFO.to_string(), info_schema())]),
+                functions: BTreeMap::new(),
             },
             calls: Mutex::new(Vec::new()),
             apply_started: tokio::sync::Notify::new(),

@@ -1,6 +1,6 @@
 //! RPCs meshfed does not support, each answered with a diagnostic saying so rather than a gRPC
 //! error: GenerateResourceConfig (test provider), ephemeral resources, list resources, state
-//! stores, actions, and functions and resource identities (absent from the schema) (meshfed).
+//! stores, actions, and resource identities (absent from the schema) (meshfed).
 //! Needs nothing external.
 
 use std::sync::Arc;
@@ -288,30 +288,9 @@ async fn actions_are_not_supported() {
 }
 
 #[tokio::test]
-async fn functions_and_resource_identities_are_absent_and_calling_them_is_not_supported() {
+async fn resource_identities_are_absent_and_upgrading_one_is_not_supported() {
     let plugin = Plugin::start(Arc::new(Meshfed::new())).await;
     let mut c = plugin.provider();
-    let f = call!(c, get_functions, pb::get_functions::Request {});
-    assert!(f.functions.is_empty());
-    assert_no_diagnostics(&f.diagnostics, "GetFunctions");
-    let schema = call!(c, get_provider_schema, pb::get_provider_schema::Request {});
-    assert!(schema.functions.is_empty());
-
-    let called = call!(
-        c,
-        call_function,
-        pb::call_function::Request {
-            name: "fingerprint".into(),
-            arguments: vec![],
-        }
-    );
-    let err = called.error.expect("a FunctionError");
-    assert!(
-        err.text.contains("not supported by meshfed") && err.text.contains("fingerprint"),
-        "{err:?}"
-    );
-    assert!(called.result.is_none());
-
     let ids = call!(
         c,
         get_resource_identity_schemas,

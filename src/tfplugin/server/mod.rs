@@ -3,7 +3,8 @@
 //! - `service`: [`ProviderService`], the `tfplugin6.Provider` service over a [`Provider`], and
 //!   what its RPCs share (stop token, panic guard, schema look-up, value decoding/encoding).
 //! - `rpcs`: the Provider RPCs meshfed serves (schemas, validation, configure, upgrade, read,
-//!   plan, apply, import, move, data sources, StopProvider).
+//!   plan, apply, import, move, data sources, functions, StopProvider); `functions`: what
+//!   GetFunctions and CallFunction do.
 //! - `unsupported`: the Provider RPCs for features meshfed lacks, answered with diagnostics.
 //! - `go_plugin`: go-plugin's `GRPCController`, `GRPCStdio` and `GRPCBroker`, and health.
 //!
@@ -11,6 +12,7 @@
 //! diagnostics to the user, and only a status to the log. Must not import `serve`, `handshake`
 //! or anything outside the protocol layer.
 
+mod functions;
 mod go_plugin;
 mod rpcs;
 mod service;

@@ -1,6 +1,6 @@
 //! The `tfplugin6.Provider` RPCs meshfed serves: metadata and schemas, validation, provider
-//! configuration, state upgrade, read, plan, apply, import, move, data source reads and
-//! StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
+//! configuration, state upgrade, read, plan, apply, import, move, data source reads, functions
+//! (their calls in `functions`) and StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
 //! [`Provider`] under the stop token and panic guard, and encodes the answer; errors become
 //! diagnostics in the response, never gRPC failures. Each writes those steps as one async block
 //! that stops at the first diagnostic (`?`), and says only what its response holds then: the
@@ -13,6 +13,7 @@
 use tonic::{Request, Response};
 
 use super::Rpc;
+use super::functions;
 use super::service::{Kind, ProviderService, answer, decode, encode, verdict};
 use super::unsupported::unsupported_rpcs;
 use crate::tfplugin::diag::Diagnostic;
@@ -43,6 +44,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                     type_name: k.clone(),
                 })
                 .collect(),
+            functions: s
+                .functions
+                .keys()
+                .map(|name| pb::get_metadata::FunctionMetadata { name: name.clone() })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -65,6 +71,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .iter()
                 .map(|(k, v)| (k.clone(), wire::schema(v)))
                 .collect(),
+            functions: functions::signatures(self.provider.as_ref()),
             server_capabilities: Some(server_capabilities()),
             ..Default::default()
         }))
@@ -414,6 +421,23 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))
+    }
+
+    async fn get_functions(
+        &self,
+        _r: Request<pb::get_functions::Request>,
+    ) -> Rpc<pb::get_functions::Response> {
+        Ok(Response::new(pb::get_functions::Response {
+            functions: functions::signatures(self.provider.as_ref()),
+            diagnostics: vec![],
+        }))
+    }
+
+    async fn call_function(
+        &self,
+        r: Request<pb::call_function::Request>,
+    ) -> Rpc<pb::call_function::Response> {
+        Ok(Response::new(self.call(r.into_inner()).await))
     }
 
     unsupported_rpcs!();

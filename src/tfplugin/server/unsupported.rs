@@ -1,8 +1,8 @@
 //! The `tfplugin6.Provider` RPCs for features meshfed does not have: resource identities,
-//! configuration generation, ephemeral resources, list resources, functions, state stores and
-//! actions. Each answers at once, from its request alone: a "not supported" error diagnostic
-//! naming the feature and the type asked for (a `FunctionError` for functions), or an empty
-//! answer where "none" is the truthful one (no functions, no identity schemas).
+//! configuration generation, ephemeral resources, list resources, state stores and actions.
+//! Each answers at once, from its request alone: a "not supported" error diagnostic naming the
+//! feature and the type asked for, or an empty answer where "none" is the truthful one (no
+//! identity schemas).
 //!
 //! [`unsupported_rpcs`] writes these methods into the one `impl Provider for ProviderService`
 //! block in `rpcs`. Must not call the provider or import its trait: these answers never depend
@@ -57,8 +57,6 @@ macro_rules! unsupported_rpcs {
             plan_action(plan_action): "action {}", action_type;
             validate_action_config(validate_action_config): "action {}", type_name;
             get_resource_identity_schemas(get_resource_identity_schemas) => answer;
-            get_functions(get_functions) => answer;
-            call_function(call_function) => answer;
             list_resource(list_resource) => stream ListResourceStream of Event;
             read_state_bytes(read_state_bytes) => stream ReadStateBytesStream of Response;
             invoke_action(invoke_action) => stream InvokeActionStream of Event;
@@ -161,24 +159,6 @@ pub(super) fn get_resource_identity_schemas(
     _r: pb::get_resource_identity_schemas::Request,
 ) -> pb::get_resource_identity_schemas::Response {
     pb::get_resource_identity_schemas::Response::default()
-}
-
-/// meshfed provides no functions.
-pub(super) fn get_functions(_r: pb::get_functions::Request) -> pb::get_functions::Response {
-    pb::get_functions::Response::default()
-}
-
-pub(super) fn call_function(r: pb::call_function::Request) -> pb::call_function::Response {
-    pb::call_function::Response {
-        result: None,
-        error: Some(pb::FunctionError {
-            text: format!(
-                "function {:?} is not supported by meshfed: it provides no functions",
-                r.name
-            ),
-            function_argument: None,
-        }),
-    }
 }
 
 /// The one event of the list stream.
