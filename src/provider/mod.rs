@@ -69,6 +69,7 @@ impl Meshfed {
                 resources: registry.resource_schemas(),
                 data_sources: registry.data_source_schemas(),
                 functions: functions::signatures(),
+                identities: registry.identity_schemas(),
             },
             state: RwLock::new(None),
         }
@@ -149,6 +150,7 @@ impl Provider for Meshfed {
                 new_state: req.current_state,
                 private: req.private,
                 diagnostics,
+                new_identity: req.current_identity,
             },
         }
     }

@@ -110,6 +110,7 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
             new_state: req.prior_state,
             private: req.planned_private,
             diagnostics,
+            ..ApplyResponse::default()
         };
     };
     let prior = manifests_of(&req.prior_state);
@@ -133,6 +134,7 @@ pub async fn apply<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ApplyRequest) -> Appl
         new_state: done.state,
         private: done.private,
         diagnostics,
+        ..ApplyResponse::default()
     }
 }
 
@@ -168,6 +170,7 @@ async fn destroy(clusters: &ClusterSet, req: ApplyRequest) -> ApplyResponse {
         new_state: with_manifests(req.prior_state, &left),
         private: req.planned_private,
         diagnostics,
+        ..ApplyResponse::default()
     }
 }
 
@@ -190,6 +193,7 @@ pub async fn read<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ReadRequest) -> ReadRe
             new_state: req.current_state,
             private: req.private,
             diagnostics,
+            ..ReadResponse::default()
         },
     }
 }
@@ -202,6 +206,7 @@ pub async fn import<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ImportRequest) -> Im
                 type_name: R::TYPE_NAME.to_string(),
                 state: found.state,
                 private: found.private,
+                identity: Value::Null,
             }],
             diagnostics: Diagnostics::new(),
         },
@@ -438,6 +443,7 @@ mod tests {
             config: Value::Null,
             planned_private: b"remembered".to_vec(),
             stop: StopSignal::default(),
+            planned_identity: Value::Null,
         };
         let clusters = ClusterSet::new("meshfed", BTreeMap::new());
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -9,6 +9,7 @@
 //! - [`lifecycle`] — create / update / delete decided once: destroy, write and prune, refresh;
 //! - [`objects`] — an object's key in state ([`ObjectKey`]) and how objects are shown;
 //! - [`ownership`] — ownership before force: no write over an object meshfed does not own;
+//! - [`identity`] — resource identities attached to every response, and import by identity;
 //! - [`values`] — reading Terraform values ([`Field`]: null, unknown or known);
 //! - [`export`] — the `export` object two resources share.
 //!
@@ -31,6 +32,7 @@ pub mod context;
 pub mod export;
 pub mod exported_service;
 pub mod functions;
+pub mod identity;
 pub mod lifecycle;
 pub mod objects;
 pub mod ownership;

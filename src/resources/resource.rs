@@ -15,11 +15,13 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use super::context::Ctx;
+use super::identity;
 use super::lifecycle::{self, Order};
 use super::objects::{Desired, Manifests, ObjectKey};
 use super::ownership;
 use super::{cluster, exported_service, service_entry, trust};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ClientCapabilities, ImportRequest, ImportResponse, PlanRequest,
     PlanResponse, ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
@@ -123,6 +125,17 @@ pub trait Resource: Send + Sync + 'static {
 
     /// The state (and private data) of the existing objects that `id` names.
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics>;
+
+    /// The identity: the attributes that name the objects an instance manages (see
+    /// [`super::identity`]).
+    fn identity_schema(&self) -> IdentitySchema;
+
+    /// The identity of what `state` (not null) manages, from its attributes.
+    fn identity(&self, state: &Value) -> Value;
+
+    /// The import ID that an identity from an `import` block names, or why it names none
+    /// (completing "The identity given to import <type> ...").
+    fn import_id(&self, identity: &Value) -> Result<String, String>;
 }
 
 /// A resource as the provider dispatches to it: one method per protocol call.
@@ -130,6 +143,7 @@ pub trait Resource: Send + Sync + 'static {
 pub trait Dispatch: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
+    fn identity_schema(&self) -> IdentitySchema;
     fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics;
     async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse;
     async fn apply(&self, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse;
@@ -171,17 +185,36 @@ impl<R: Resource> Dispatch for Registered<R> {
         self.0.validate(config, &mut diags);
         diags
     }
+    fn identity_schema(&self) -> IdentitySchema {
+        self.0.identity_schema()
+    }
     async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse {
-        lifecycle::plan(&self.0, ctx, req).await
+        let mut resp = lifecycle::plan(&self.0, ctx, req).await;
+        resp.planned_identity = identity::of_state(&self.0, &resp.planned_state);
+        resp
     }
     async fn apply(&self, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse {
-        lifecycle::apply(&self.0, ctx, req).await
+        let mut resp = lifecycle::apply(&self.0, ctx, req).await;
+        resp.new_identity = identity::of_state(&self.0, &resp.new_state);
+        resp
     }
     async fn read(&self, ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse {
-        lifecycle::read(&self.0, ctx, req).await
+        let mut resp = lifecycle::read(&self.0, ctx, req).await;
+        resp.new_identity = identity::of_state(&self.0, &resp.new_state);
+        resp
     }
-    async fn import(&self, ctx: &Ctx<'_>, req: ImportRequest) -> ImportResponse {
-        lifecycle::import(&self.0, ctx, req).await
+    async fn import(&self, ctx: &Ctx<'_>, mut req: ImportRequest) -> ImportResponse {
+        match identity::import_id(&self.0, &req) {
+            Ok(id) => req.id = id,
+            Err(diagnostics) => {
+                return ImportResponse {
+                    diagnostics,
+                    ..ImportResponse::default()
+                };
+            }
+        }
+        let resp = lifecycle::import(&self.0, ctx, req).await;
+        identity::attach_to_import(&self.0, resp)
     }
 }
 
@@ -229,6 +262,13 @@ impl Registry {
     pub fn resource_schemas(&self) -> BTreeMap<String, Schema> {
         let each = self.resources.values();
         each.map(|r| (r.type_name().to_string(), r.schema()))
+            .collect()
+    }
+
+    /// Every resource's identity schema, by type name.
+    pub fn identity_schemas(&self) -> BTreeMap<String, IdentitySchema> {
+        let each = self.resources.values();
+        each.map(|r| (r.type_name().to_string(), r.identity_schema()))
             .collect()
     }
 

@@ -66,6 +66,7 @@ pub fn plan_create<R: Resource>(r: &R, provider: &ProviderConfig, config: Value)
         config,
         prior_private: vec![],
         capabilities: ClientCapabilities::default(),
+        prior_identity: Value::Null,
     };
     with_ctx(provider, async |ctx| lifecycle::plan(r, ctx, req).await)
 }

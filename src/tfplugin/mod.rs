@@ -5,6 +5,7 @@
 //! - [`schema`]: schema builder (attributes, nested attributes, blocks in every nesting mode).
 //! - [`diag`]: diagnostics carrying attribute paths.
 //! - [`function`]: provider-defined functions' signatures and call errors.
+//! - [`identity`]: resource identity schemas.
 //! - [`provider`]: the [`provider::Provider`] trait a provider implements, with typed requests.
 //! - `wire`: conversion between protobuf messages and the types above, one function per message.
 //! - [`server`]: the gRPC services and their [`server::router`]: the Provider service
@@ -20,6 +21,7 @@ pub mod codec;
 pub mod diag;
 pub mod function;
 pub mod handshake;
+pub mod identity;
 pub mod logging;
 pub mod provider;
 pub mod schema;

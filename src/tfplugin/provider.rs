@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::diag::{AttrPath, Diagnostic, Diagnostics};
 use super::function::{Function, FunctionError};
+use super::identity::IdentitySchema;
 use super::schema::Schema;
 use super::value::Value;
 
@@ -20,6 +21,8 @@ pub struct ProviderSchemas {
     pub data_sources: BTreeMap<String, Schema>,
     /// Provider-defined functions by name (`provider::<local name>::<name>`).
     pub functions: BTreeMap<String, Function>,
+    /// Resource identities, by resource type (types without one are absent).
+    pub identities: BTreeMap<String, IdentitySchema>,
 }
 
 /// What the Terraform client says it can handle.
@@ -46,6 +49,8 @@ pub struct RawState {
     pub flatmap: BTreeMap<String, String>,
 }
 
+/// UpgradeResourceState, and UpgradeResourceIdentity (where `raw` is the stored identity and
+/// `version` its identity schema version).
 #[derive(Clone, Debug)]
 pub struct UpgradeRequest {
     pub type_name: String,
@@ -59,6 +64,8 @@ pub struct ReadRequest {
     pub current_state: Value,
     pub private: Vec<u8>,
     pub capabilities: ClientCapabilities,
+    /// The stored identity; null when there is none (older clients, or none stored yet).
+    pub current_identity: Value,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -67,6 +74,9 @@ pub struct ReadResponse {
     pub new_state: Value,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
+    /// The identity of what `new_state` manages; null for none. Clients that support
+    /// identities refuse one that differs from the identity they sent.
+    pub new_identity: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +87,7 @@ pub struct PlanRequest {
     pub config: Value,
     pub prior_private: Vec<u8>,
     pub capabilities: ClientCapabilities,
+    pub prior_identity: Value,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -85,6 +96,8 @@ pub struct PlanResponse {
     pub requires_replace: Vec<AttrPath>,
     pub planned_private: Vec<u8>,
     pub diagnostics: Diagnostics,
+    /// Null while it is not wholly known (clients refuse unknown identities).
+    pub planned_identity: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +109,7 @@ pub struct ApplyRequest {
     pub planned_private: Vec<u8>,
     /// Raised when the apply must stop before its next change (see [`StopSignal`]).
     pub stop: StopSignal,
+    pub planned_identity: Value,
 }
 
 /// Tells an apply in flight to stop: raised [`STOP_GRACE`] after Terraform sent StopProvider
@@ -134,13 +148,18 @@ pub struct ApplyResponse {
     pub new_state: Value,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
+    pub new_identity: Value,
 }
 
+/// An import names what to import by `id` (the `import` command, `import` blocks with `id`) or,
+/// with clients that support identities, by `identity` (`import` blocks with `identity`; `id`
+/// is then empty).
 #[derive(Clone, Debug)]
 pub struct ImportRequest {
     pub type_name: String,
     pub id: String,
     pub capabilities: ClientCapabilities,
+    pub identity: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -148,6 +167,7 @@ pub struct ImportedResource {
     pub type_name: String,
     pub state: Value,
     pub private: Vec<u8>,
+    pub identity: Value,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -263,11 +283,40 @@ pub trait Provider: Send + Sync + 'static {
             .map_err(|e| Diagnostics::from(Diagnostic::from_error("Cannot read stored state", &e)))
     }
 
+    /// Upgrades a stored identity to the current identity schema version. The default accepts
+    /// identities written at the current version.
+    async fn upgrade_resource_identity(&self, req: UpgradeRequest) -> Result<Value, Diagnostics> {
+        let schema = self
+            .schemas()
+            .identities
+            .get(&req.type_name)
+            .ok_or_else(|| {
+                Diagnostics::from(not_supported(&format!(
+                    "resource identity for {}",
+                    req.type_name
+                )))
+            })?;
+        if req.version > schema.version {
+            return Err(Diagnostic::error(
+                "Identity was written by a newer meshfed",
+                format!(
+                    "The {} identity has version {}, but this provider knows versions up to {}. Upgrade the provider.",
+                    req.type_name, req.version, schema.version
+                ),
+            )
+            .into());
+        }
+        super::codec::from_json_lenient(&req.raw.json, &schema.value_type()).map_err(|e| {
+            Diagnostics::from(Diagnostic::from_error("Cannot read stored identity", &e))
+        })
+    }
+
     async fn read_resource(&self, req: ReadRequest) -> ReadResponse {
         ReadResponse {
             new_state: req.current_state,
             private: req.private,
             diagnostics: Diagnostics::new(),
+            new_identity: req.current_identity,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The fixture of the floor tests: control planes with the scenario's namespaces (`abc` in
-//! cluster-a, `xyz` in cluster-b), the provider configuration naming each plane, readers of the
+//! The fixture of the floor tests (and of `e2e_identity`): control planes with the scenario's
+//! namespaces (`abc` in cluster-a, `xyz` in cluster-b), the provider configuration naming each plane, readers of the
 //! objects meshfed writes, and the CLI steps every lifecycle takes. Needs real control planes;
 //! its working directories run the floor CLIs.
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meshfed::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use meshfed::tfplugin::identity::{IdentityAttribute, IdentitySchema};
 use meshfed::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ClientCapabilities, ConfigureRequest, ImportRequest,
     ImportResponse, ImportedResource, PlanRequest, PlanResponse, Provider, ProviderSchemas,
@@ -207,6 +208,7 @@ impl TestProvider {
                 resources: BTreeMap::from([(THING.to_string(), thing_schema())]),
                 data_sources: BTreeMap::from([(INFO.to_string(), info_schema())]),
                 functions: BTreeMap::new(),
+                identities: BTreeMap::from([(THING.to_string(), thing_identity())]),
             },
             calls: Mutex::new(Vec::new()),
             apply_started: tokio::sync::Notify::new(),
@@ -241,6 +243,26 @@ impl TestProvider {
                 _ => None,
             })
             .expect("the provider was asked to apply")
+    }
+}
+
+/// A thing's identity: its `id`, version 1.
+pub fn thing_identity() -> IdentitySchema {
+    IdentitySchema {
+        version: 1,
+        attributes: vec![IdentityAttribute::required(
+            "id",
+            Type::String,
+            "The thing's ID.",
+        )],
+    }
+}
+
+/// `{id}` of a state whose `id` is known; null otherwise.
+fn identity_of(state: &Value) -> Value {
+    match state.get("id") {
+        Some(id @ Value::String(_)) => Value::object([("id", id.clone())]),
+        _ => Value::Null,
     }
 }
 
@@ -347,6 +369,7 @@ impl Provider for TestProvider {
             }
         }
         PlanResponse {
+            planned_identity: identity_of(&planned),
             planned_state: planned,
             requires_replace,
             planned_private: b"planned-private".to_vec(),
@@ -390,6 +413,7 @@ impl Provider for TestProvider {
             new_state = with_attr(&new_state, "id", Value::string("thing-1"));
         }
         ApplyResponse {
+            new_identity: identity_of(&new_state),
             new_state,
             private: req.planned_private.clone(),
             diagnostics: Diagnostics::new(),
@@ -405,15 +429,23 @@ impl Provider for TestProvider {
             new_state: with_attr(&req.current_state, "s", Value::string("refreshed")),
             private: req.private.clone(),
             diagnostics: Diagnostics::new(),
+            new_identity: identity_of(&req.current_state),
         }
     }
 
     async fn import_resource_state(&self, req: ImportRequest) -> ImportResponse {
         self.record(Call::Import(req.clone()));
+        // By ID, or by the identity's `id`.
+        let id = match req.identity.get("id").and_then(Value::as_str) {
+            Some(id) if req.id.is_empty() => id.to_string(),
+            _ => req.id.clone(),
+        };
+        let state = thing_value(vec![("id", Value::string(id))]);
         ImportResponse {
             imported: vec![ImportedResource {
                 type_name: req.type_name.clone(),
-                state: thing_value(vec![("id", Value::string(req.id.clone()))]),
+                identity: identity_of(&state),
+                state,
                 private: b"imported".to_vec(),
             }],
             diagnostics: Diagnostics::new(),

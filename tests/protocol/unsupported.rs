@@ -1,6 +1,6 @@
 //! RPCs meshfed does not support, each answered with a diagnostic saying so rather than a gRPC
 //! error: GenerateResourceConfig (test provider), ephemeral resources, list resources, state
-//! stores, actions, and resource identities (absent from the schema) (meshfed).
+//! stores and actions (meshfed).
 //! Needs nothing external.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use meshfed::provider::Meshfed;
 use meshfed::tfplugin::wire::proto::tfplugin6 as pb;
 use tonic::transport::Channel;
 
-use crate::diagnostics::{assert_no_diagnostics, assert_not_supported};
+use crate::diagnostics::assert_not_supported;
 use crate::harness::{Plugin, within};
 use crate::lifecycle::known_thing_m;
 use crate::msgpack::M;
@@ -285,32 +285,4 @@ async fn actions_are_not_supported() {
         }
         other => panic!("InvokeAction must complete with diagnostics, got {other:#?}"),
     }
-}
-
-#[tokio::test]
-async fn resource_identities_are_absent_and_upgrading_one_is_not_supported() {
-    let plugin = Plugin::start(Arc::new(Meshfed::new())).await;
-    let mut c = plugin.provider();
-    let ids = call!(
-        c,
-        get_resource_identity_schemas,
-        pb::get_resource_identity_schemas::Request {}
-    );
-    assert!(ids.identity_schemas.is_empty());
-    assert_no_diagnostics(&ids.diagnostics, "GetResourceIdentitySchemas");
-
-    let upgraded = call!(
-        c,
-        upgrade_resource_identity,
-        pb::upgrade_resource_identity::Request {
-            type_name: "meshfed_trust".into(),
-            version: 0,
-            raw_identity: Some(pb::RawState {
-                json: b"{}".to_vec(),
-                flatmap: Default::default(),
-            }),
-        }
-    );
-    assert_not_supported(&upgraded.diagnostics, "UpgradeResourceIdentity");
-    assert!(upgraded.upgraded_identity.is_none());
 }

@@ -1,5 +1,6 @@
 //! Import of `meshfed_exported_service` by `<cluster>/<namespace>/<service>` (plus
-//! `/<gateway namespace>` when the gateway is not in the cluster's `istio_namespace`): reads the
+//! `/<gateway namespace>` when the gateway is not in the cluster's `istio_namespace`), or by
+//! the identity of the same: reads the
 //! Gateway (required), the AuthorizationPolicy and the alias ServiceEntry, and recovers the spec
 //! that renders them from the Gateway's annotations.
 
@@ -15,7 +16,39 @@ use crate::resources::context::Ctx;
 use crate::resources::export::ports_value;
 use crate::resources::objects::{Desired, Manifests, error_diag, live_display};
 use crate::tfplugin::diag::{AttrPath, Diagnostic};
-use crate::tfplugin::value::Value;
+use crate::tfplugin::identity::{IdentityAttribute, IdentitySchema};
+use crate::tfplugin::value::{Type, Value};
+
+/// The identity's attributes and the state attributes they are, in import ID order.
+pub(super) const IDENTITY: [(&str, &[&str]); 4] = [
+    ("cluster", &["cluster"]),
+    ("namespace", &["namespace"]),
+    ("service", &["service"]),
+    ("gateway_namespace", &["gateway", "namespace"]),
+];
+
+/// `cluster`, `namespace`, `service`, and `gateway_namespace` (optional at import: the cluster's
+/// `istio_namespace` by default).
+pub(super) fn identity_schema() -> IdentitySchema {
+    let attr = IdentityAttribute::required;
+    IdentitySchema {
+        version: 0,
+        attributes: vec![
+            attr(
+                "cluster",
+                Type::String,
+                "The cluster (a `cluster` label of the provider) the service runs in.",
+            ),
+            attr("namespace", Type::String, "The service's namespace."),
+            attr("service", Type::String, "The exported Service's name."),
+            IdentityAttribute::optional(
+                "gateway_namespace",
+                Type::String,
+                "Namespace of the east-west gateway, which holds the Gateway object. At import, default: the cluster's `istio_namespace`.",
+            ),
+        ],
+    }
+}
 
 /// What an import ID names.
 struct ImportId<'a> {

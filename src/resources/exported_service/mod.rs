@@ -27,11 +27,13 @@ use crate::mesh::MeshFacts;
 use crate::mesh::exported_service::{self as es, ExportSpec, GatewayEndpoint};
 use crate::resources::context::Ctx;
 use crate::resources::export::{endpoint_type, export_type, port_attributes};
+use crate::resources::identity;
 use crate::resources::lifecycle::{Order, still_unknown};
 use crate::resources::objects::{Desired, Manifests, desired_map, error_diag, manifests_of};
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::resources::values;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
 use crate::tfplugin::schema::{Attribute, Block, Nesting, Schema};
 use crate::tfplugin::value::{Type, Value};
@@ -160,6 +162,18 @@ impl Resource for ExportedService {
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics> {
         let state = import::import(ctx, id).await?;
         Ok(Outcome::state(state))
+    }
+
+    fn identity_schema(&self) -> IdentitySchema {
+        import::identity_schema()
+    }
+
+    fn identity(&self, state: &Value) -> Value {
+        identity::from_paths(state, &import::IDENTITY)
+    }
+
+    fn import_id(&self, identity: &Value) -> Result<String, String> {
+        identity::slash_id(identity, &import::IDENTITY.map(|(name, _)| name))
     }
 }
 

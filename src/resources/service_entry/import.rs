@@ -1,5 +1,6 @@
-//! Import of `meshfed_service_entry` by `<cluster>/<namespace>/<name>`: reads the ServiceEntry
-//! (required) and the DestinationRule of that name, and recovers the spec that renders them.
+//! Import of `meshfed_service_entry` by `<cluster>/<namespace>/<name>`, or by the identity of
+//! the same three: reads the ServiceEntry (required) and the DestinationRule of that name, and
+//! recovers the spec that renders them.
 
 use super::input::KnownEntry;
 use super::state::state_of;
@@ -8,7 +9,36 @@ use crate::mesh::service_entry::{self as se, spec_from_objects};
 use crate::resources::context::Ctx;
 use crate::resources::objects::{Desired, error_diag, live_display};
 use crate::tfplugin::diag::{AttrPath, Diagnostic};
-use crate::tfplugin::value::Value;
+use crate::tfplugin::identity::{IdentityAttribute, IdentitySchema};
+use crate::tfplugin::value::{Type, Value};
+
+/// The identity's attributes, each the state attribute of the same name, in import ID order.
+pub(super) const IDENTITY: [(&str, &[&str]); 3] = [
+    ("cluster", &["cluster"]),
+    ("namespace", &["namespace"]),
+    ("name", &["name"]),
+];
+
+/// `cluster`, `namespace`, `name`: the ServiceEntry and DestinationRule.
+pub(super) fn identity_schema() -> IdentitySchema {
+    let attr = IdentityAttribute::required;
+    IdentitySchema {
+        version: 0,
+        attributes: vec![
+            attr(
+                "cluster",
+                Type::String,
+                "The cluster (a `cluster` label of the provider) holding the objects.",
+            ),
+            attr("namespace", Type::String, "Their namespace."),
+            attr(
+                "name",
+                Type::String,
+                "The name of the ServiceEntry and the DestinationRule.",
+            ),
+        ],
+    }
+}
 
 /// The state of the objects that `id` names.
 pub(super) async fn import(ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostic> {

@@ -20,10 +20,12 @@ use self::state::{spec_of_state, state_of, unknown_state};
 use crate::mesh::service_entry as se;
 use crate::resources::context::Ctx;
 use crate::resources::export::{export_type, port_attributes};
+use crate::resources::identity;
 use crate::resources::lifecycle::{Order, still_unknown};
 use crate::resources::objects::{Desired, desired_map};
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::Diagnostics;
+use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
 use crate::tfplugin::schema::{Attribute, Block, Nesting, Schema};
 use crate::tfplugin::value::{Type, Value};
@@ -118,6 +120,18 @@ impl Resource for ServiceEntry {
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics> {
         let state = import::import(ctx, id).await?;
         Ok(Outcome::state(state))
+    }
+
+    fn identity_schema(&self) -> IdentitySchema {
+        import::identity_schema()
+    }
+
+    fn identity(&self, state: &Value) -> Value {
+        identity::from_paths(state, &import::IDENTITY)
+    }
+
+    fn import_id(&self, identity: &Value) -> Result<String, String> {
+        identity::slash_id(identity, &import::IDENTITY.map(|(name, _)| name))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Import of `meshfed_trust` by its member clusters (`cluster-a.local,cluster-b.local`): reads
+//! Import of `meshfed_trust` by its member clusters (`cluster-a.local,cluster-b.local`, or the
+//! identity `{ members = [...] }`): reads
 //! each member's `cacerts` Secret (a CA meshfed can keep using, remembered without its key) or
 //! adopts the cluster's own root where there is none, then reads back the objects a plan of that
 //! configuration would own.
@@ -19,7 +20,48 @@ use crate::resources::objects::{Manifests, error_diag, manifests_value};
 use crate::resources::resource::Outcome;
 use crate::resources::resource::Resource;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::identity::{IdentityAttribute, IdentitySchema};
 use crate::tfplugin::value::{Type, Value};
+
+/// `members`: the member clusters, in order.
+pub(super) fn identity_schema() -> IdentitySchema {
+    IdentitySchema {
+        version: 0,
+        attributes: vec![IdentityAttribute::required(
+            "members",
+            Type::list(Type::String),
+            "The member clusters (`cluster` labels of the provider), in the order of the `member` blocks.",
+        )],
+    }
+}
+
+/// The member clusters of `state`.
+pub(super) fn identity(state: &Value) -> Value {
+    let members = state
+        .get("member")
+        .and_then(Value::elements)
+        .unwrap_or_default();
+    let clusters = members
+        .iter()
+        .map(|m| m.get("cluster").cloned().unwrap_or(Value::Null));
+    Value::object([("members", Value::List(clusters.collect()))])
+}
+
+/// `<cluster>,<cluster>,...` of an identity's members.
+pub(super) fn import_id(identity: &Value) -> Result<String, String> {
+    let members = identity
+        .get("members")
+        .and_then(Value::elements)
+        .unwrap_or_default();
+    let clusters: Vec<&str> = members.iter().filter_map(Value::as_str).collect();
+    if clusters.is_empty() {
+        return Err("has no members".into());
+    }
+    if let Some(c) = clusters.iter().find(|c| c.contains(',') || c.is_empty()) {
+        return Err(format!("has a member {c:?}, which is no cluster name"));
+    }
+    Ok(clusters.join(","))
+}
 
 /// The state and private data of the trust among the clusters `id` lists.
 pub(super) async fn import(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics> {

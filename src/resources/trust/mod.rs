@@ -36,6 +36,7 @@ use crate::resources::lifecycle::Order;
 use crate::resources::objects::{Desired, ObjectKey, manifests_of, manifests_value};
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
+use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
 use crate::tfplugin::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::tfplugin::value::{Type, Value};
@@ -190,6 +191,18 @@ impl Resource for Trust {
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnostics> {
         import::import(ctx, id).await
+    }
+
+    fn identity_schema(&self) -> IdentitySchema {
+        import::identity_schema()
+    }
+
+    fn identity(&self, state: &Value) -> Value {
+        import::identity(state)
+    }
+
+    fn import_id(&self, identity: &Value) -> Result<String, String> {
+        import::import_id(identity)
     }
 }
 

@@ -255,3 +255,26 @@ fn key_secret_is_checked_and_excludes_key_pem() {
         )]
     );
 }
+
+#[test]
+fn the_identity_is_the_members_in_order_and_reads_back_as_the_import_id() {
+    let state = Value::object([(
+        "member",
+        Value::List(vec![
+            Value::object([("cluster", Value::string("cluster-b.local"))]),
+            Value::object([("cluster", Value::string("cluster-a.local"))]),
+        ]),
+    )]);
+    let identity = super::import::identity(&state);
+    let members = Value::List(vec![
+        Value::string("cluster-b.local"),
+        Value::string("cluster-a.local"),
+    ]);
+    assert_eq!(identity, Value::object([("members", members)]));
+    assert_eq!(
+        super::import::import_id(&identity).as_deref(),
+        Ok("cluster-b.local,cluster-a.local")
+    );
+    let empty = Value::object([("members", Value::List(vec![]))]);
+    assert!(super::import::import_id(&empty).is_err());
+}

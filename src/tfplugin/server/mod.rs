@@ -3,8 +3,8 @@
 //! - `service`: [`ProviderService`], the `tfplugin6.Provider` service over a [`Provider`], and
 //!   what its RPCs share (stop token, panic guard, schema look-up, value decoding/encoding).
 //! - `rpcs`: the Provider RPCs meshfed serves (schemas, validation, configure, upgrade, read,
-//!   plan, apply, import, move, data sources, functions, StopProvider); `functions`: what
-//!   GetFunctions and CallFunction do.
+//!   plan, apply, import, move, data sources, functions, identities, StopProvider);
+//!   `functions`: what GetFunctions and CallFunction do; `identity`: identities on the wire.
 //! - `unsupported`: the Provider RPCs for features meshfed lacks, answered with diagnostics.
 //! - `go_plugin`: go-plugin's `GRPCController`, `GRPCStdio` and `GRPCBroker`, and health.
 //!
@@ -14,6 +14,7 @@
 
 mod functions;
 mod go_plugin;
+mod identity;
 mod rpcs;
 mod service;
 mod unsupported;

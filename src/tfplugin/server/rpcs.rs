@@ -1,6 +1,7 @@
 //! The `tfplugin6.Provider` RPCs meshfed serves: metadata and schemas, validation, provider
 //! configuration, state upgrade, read, plan, apply, import, move, data source reads, functions
-//! (their calls in `functions`) and StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
+//! (their calls in `functions`), resource identities (their encoding in `identity`) and
+//! StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
 //! [`Provider`] under the stop token and panic guard, and encodes the answer; errors become
 //! diagnostics in the response, never gRPC failures. Each writes those steps as one async block
 //! that stops at the first diagnostic (`?`), and says only what its response holds then: the
@@ -195,11 +196,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 current_state: decode(r.current_state.as_ref(), &ty, "current state")?,
                 private: r.private.clone(),
                 capabilities: wire::client_capabilities(r.client_capabilities.as_ref()),
+                current_identity: self
+                    .decode_identity(&r.type_name, r.current_identity.as_ref())?,
             };
             let out = self
                 .guarded("refresh", self.provider.read_resource(req))
                 .await?;
             Ok(pb::read_resource::Response {
+                new_identity: self.encode_identity(&r.type_name, &out.new_identity)?,
                 new_state: Some(self.encode_state(out.new_state, schema, "refreshed state")?),
                 diagnostics: wire::diagnostics(&out.diagnostics),
                 private: out.private,
@@ -224,7 +228,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             let schema = self.schema(Kind::Resource, &r.type_name)?;
             let ty = schema.value_type();
             let req = p::PlanRequest {
-                type_name: r.type_name,
+                prior_identity: self.decode_identity(&r.type_name, r.prior_identity.as_ref())?,
+                type_name: r.type_name.clone(),
                 prior_state: decode(r.prior_state.as_ref(), &ty, "prior state")?,
                 proposed_new_state: decode(
                     r.proposed_new_state.as_ref(),
@@ -239,6 +244,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .guarded("plan", self.provider.plan_resource_change(req))
                 .await?;
             Ok(pb::plan_resource_change::Response {
+                planned_identity: self.encode_identity(&r.type_name, &out.planned_identity)?,
                 planned_state: Some(self.encode_state(
                     out.planned_state,
                     schema,
@@ -278,11 +284,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 config: decode(r.config.as_ref(), &ty, "configuration")?,
                 planned_private: r.planned_private.clone(),
                 stop: stop.signal.clone(),
+                planned_identity: self
+                    .decode_identity(&r.type_name, r.planned_identity.as_ref())?,
             };
             let out = self
                 .guarded_gracefully("apply", self.provider.apply_resource_change(req), &stop)
                 .await?;
             Ok(pb::apply_resource_change::Response {
+                new_identity: self.encode_identity(&r.type_name, &out.new_identity)?,
                 new_state: Some(self.encode_state(out.new_state, schema, "new state")?),
                 private: out.private,
                 diagnostics: wire::diagnostics(&out.diagnostics),
@@ -307,6 +316,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let import = async move {
             self.schema(Kind::Resource, &r.type_name)?;
             let req = p::ImportRequest {
+                identity: self.decode_identity(&r.type_name, r.identity.as_ref())?,
                 type_name: r.type_name,
                 id: r.id,
                 capabilities: wire::client_capabilities(r.client_capabilities.as_ref()),
@@ -323,7 +333,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                         type_name: i.type_name.clone(),
                         state: Some(encode(&i.state, &schema.value_type(), "imported state")?),
                         private: i.private.clone(),
-                        identity: None,
+                        identity: self.encode_identity(&i.type_name, &i.identity)?,
                     })
                 })
                 .collect::<Result<_, Diagnostic>>()?;
@@ -421,6 +431,23 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _r: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Rpc<pb::get_resource_identity_schemas::Response> {
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas: self.identity_schemas(),
+            diagnostics: vec![],
+        }))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        r: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Rpc<pb::upgrade_resource_identity::Response> {
+        Ok(Response::new(self.upgrade_identity(r.into_inner()).await))
     }
 
     async fn get_functions(

@@ -1,8 +1,7 @@
-//! The `tfplugin6.Provider` RPCs for features meshfed does not have: resource identities,
-//! configuration generation, ephemeral resources, list resources, state stores and actions.
-//! Each answers at once, from its request alone: a "not supported" error diagnostic naming the
-//! feature and the type asked for, or an empty answer where "none" is the truthful one (no
-//! identity schemas).
+//! The `tfplugin6.Provider` RPCs for features meshfed does not have: configuration generation,
+//! ephemeral resources, list resources, state stores and actions. Each answers at once, from its
+//! request alone, with a "not supported" error diagnostic naming the feature and the type asked
+//! for.
 //!
 //! [`unsupported_rpcs`] writes these methods into the one `impl Provider for ProviderService`
 //! block in `rpcs`. Must not call the provider or import its trait: these answers never depend
@@ -31,15 +30,12 @@ pub(super) fn unsupported(what: &str) -> Vec<pb::Diagnostic> {
 /// Each entry names the method and its message module, then its answer:
 /// - `: "feature {}", field`: the response message with only the diagnostic
 ///   `unsupported(format!("feature {}", request.field))`;
-/// - `=> answer`: what the function of the same name below returns for the request;
 /// - `=> stream Name of Item`: a stream (associated type `Name`) of that function's one item;
 /// - `=> from stream of Chunk`: the client streams chunks; that async function reads them all
 ///   and returns the response.
 macro_rules! unsupported_rpcs {
     () => {
         $crate::tfplugin::server::unsupported::stub! {
-            upgrade_resource_identity(upgrade_resource_identity):
-                "resource identity for {}", type_name;
             generate_resource_config(generate_resource_config):
                 "configuration generation for {}", type_name;
             validate_ephemeral_resource_config(validate_ephemeral_resource_config):
@@ -56,7 +52,6 @@ macro_rules! unsupported_rpcs {
             delete_state(delete_state): "state store {}", type_name;
             plan_action(plan_action): "action {}", action_type;
             validate_action_config(validate_action_config): "action {}", type_name;
-            get_resource_identity_schemas(get_resource_identity_schemas) => answer;
             list_resource(list_resource) => stream ListResourceStream of Event;
             read_state_bytes(read_state_bytes) => stream ReadStateBytesStream of Response;
             invoke_action(invoke_action) => stream InvokeActionStream of Event;
@@ -86,14 +81,6 @@ macro_rules! stub {
                     ),
                     ..Default::default()
                 }
-            }
-        }
-        $crate::tfplugin::server::unsupported::stub!($($rest)*);
-    };
-    ($rpc:ident($m:ident) => answer; $($rest:tt)*) => {
-        $crate::tfplugin::server::unsupported::stub! {
-            @unary $rpc($m) -> $crate::tfplugin::wire::proto::tfplugin6::$m::Response, |r| {
-                $crate::tfplugin::server::unsupported::$rpc(r)
             }
         }
         $crate::tfplugin::server::unsupported::stub!($($rest)*);
@@ -153,13 +140,6 @@ pub(super) use stub;
 
 // ---------------------------------------------------------------------------------------------
 // The answers that are more than one diagnostic
-
-/// meshfed's resources have no identity schema (import is by ID).
-pub(super) fn get_resource_identity_schemas(
-    _r: pb::get_resource_identity_schemas::Request,
-) -> pb::get_resource_identity_schemas::Response {
-    pb::get_resource_identity_schemas::Response::default()
-}
 
 /// The one event of the list stream.
 pub(super) fn list_resource(r: pb::list_resource::Request) -> pb::list_resource::Event {
