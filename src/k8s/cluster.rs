@@ -162,6 +162,36 @@ impl ClusterSet {
         }
     }
 
+    /// The objects of `collection`'s kind in its namespace (every namespace when it has none),
+    /// optionally only those matching `label_selector`. Each item carries its `apiVersion` and
+    /// `kind` (list answers may leave them out). `collection`'s name is not used (`*` reads well
+    /// in errors). For `terraform query`: no resource lists at plan or apply.
+    pub async fn list(
+        &self,
+        cluster: &str,
+        collection: &ObjectRef,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Value>, K8sError> {
+        let call = Call::List { label_selector };
+        let answer = self.call(cluster, Op::List, collection, &call).await?;
+        let items = match answer.get("items") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        Ok(items
+            .into_iter()
+            .map(|mut item| {
+                if let Value::Object(m) = &mut item {
+                    m.entry("apiVersion")
+                        .or_insert_with(|| Value::String(collection.api_version.clone()));
+                    m.entry("kind")
+                        .or_insert_with(|| Value::String(collection.kind.clone()));
+                }
+                item
+            })
+            .collect())
+    }
+
     /// Like [`Self::get`], but one attempt bounded by `within`, never retried: for looking ahead
     /// (at plan), where an unreachable cluster must cost little. `None` when no answer came in
     /// time.

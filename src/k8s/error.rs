@@ -18,6 +18,8 @@ pub enum Op {
     Apply,
     Get,
     Delete,
+    /// Listing a collection (`terraform query` only).
+    List,
 }
 
 impl Op {
@@ -27,6 +29,7 @@ impl Op {
             Op::Apply => "patch",
             Op::Get => "get",
             Op::Delete => "delete",
+            Op::List => "list",
         }
     }
 }
@@ -37,6 +40,7 @@ impl fmt::Display for Op {
             Op::Apply => "apply",
             Op::Get => "get",
             Op::Delete => "delete",
+            Op::List => "list",
         })
     }
 }

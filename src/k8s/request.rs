@@ -1,12 +1,12 @@
 //! One request to one cluster about one object, with retries: builds the HTTP request (server-side
-//! apply, get or delete), sends it, repeats it while the failure is transient (see `retry.rs`), and
+//! apply, get or delete, or a list of the object's collection), sends it, repeats it while the failure is transient (see `retry.rs`), and
 //! turns the final answer into the object's JSON or a [`K8sError`] naming everything. Logs the
 //! cluster, verb, object, status and latency at debug level, never a body.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kube::api::{DeleteParams, GetParams, Patch, PatchParams};
+use kube::api::{DeleteParams, GetParams, ListParams, Patch, PatchParams};
 use kube::client::Body;
 use kube::core::Status;
 use serde_json::Value;
@@ -25,6 +25,10 @@ pub(crate) enum Call<'a> {
     Get,
     /// Delete, letting the garbage collector remove dependents in the background.
     Delete,
+    /// List the object's collection (its name is ignored), with a label selector.
+    List {
+        label_selector: Option<&'a str>,
+    },
 }
 
 impl Call<'_> {
@@ -32,7 +36,7 @@ impl Call<'_> {
     fn method(&self) -> &'static str {
         match self {
             Call::Apply { .. } => "PATCH",
-            Call::Get => "GET",
+            Call::Get | Call::List { .. } => "GET",
             Call::Delete => "DELETE",
         }
     }
@@ -117,6 +121,13 @@ async fn send_once(
         ),
         Call::Get => request.get(name, &GetParams::default()),
         Call::Delete => request.delete(name, &DeleteParams::background()),
+        Call::List { label_selector } => {
+            let mut params = ListParams::default();
+            if let Some(selector) = label_selector {
+                params = params.labels(selector);
+            }
+            request.list(&params)
+        }
     }
     .map_err(kube::Error::BuildRequest)?;
     let response = client.send(built.map(Body::from)).await?;

@@ -8,11 +8,13 @@
 //! - [`trust`]: each member's `cacerts` Secret, per-party root ConfigMaps and shared mesh config
 //!   (`meshfed_trust`);
 //! - [`names`]: Istio's naming rules (SPIFFE trust domains);
+//! - [`discover`]: recognising a federation (meshfed's or made by hand) in live objects;
 //! - here: [`MeshFacts`], [`Manifest`] (one rendered object), [`Protocol`].
 //!
 //! Must not import the protocol layer, the Kubernetes client or the resources; may use `cert`'s
 //! types and encodings.
 
+pub mod discover;
 pub mod exported_service;
 #[cfg(test)]
 mod golden;

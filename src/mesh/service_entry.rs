@@ -208,8 +208,10 @@ pub fn spec_from_objects(
         ports,
         endpoints,
         subject_alt_names: json_strings(&spec["subjectAltNames"]),
+        // meshfed always writes exportTo; an entry without one (made by hand) is visible in
+        // every namespace, Istio's default: adopting it must not narrow that.
         export_to: if export_to.is_empty() {
-            vec![".".into()]
+            vec!["*".into()]
         } else {
             export_to
         },

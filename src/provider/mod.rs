@@ -22,6 +22,7 @@ use crate::resources::resource::Dispatch;
 use crate::resources::{functions, registry};
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::function::FunctionError;
+use crate::tfplugin::list::{GeneratedConfig, ListRequest, ListResponse};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ClientCapabilities, ConfigureRequest, ImportRequest,
     ImportResponse, PlanRequest, PlanResponse, Provider, ProviderSchemas, ReadDataRequest,
@@ -70,6 +71,7 @@ impl Meshfed {
                 data_sources: registry.data_source_schemas(),
                 functions: functions::signatures(),
                 identities: registry.identity_schemas(),
+                list_resources: registry.list_schemas(),
             },
             state: RwLock::new(None),
         }
@@ -177,6 +179,30 @@ impl Provider for Meshfed {
         let state = self.state.read().await;
         let ctx = state.as_ref().map(Configured::ctx);
         d.read(ctx.as_ref(), req).await
+    }
+
+    async fn list_resource(&self, req: ListRequest) -> ListResponse {
+        let state = self.state.read().await;
+        match target(&state, &req.type_name) {
+            Ok((ctx, r)) => r.list(&ctx, req).await,
+            Err(diagnostics) => ListResponse {
+                diagnostics,
+                ..ListResponse::default()
+            },
+        }
+    }
+
+    async fn generate_resource_config(&self, type_name: &str, state: &Value) -> GeneratedConfig {
+        match registry().resource(type_name) {
+            Some(r) => GeneratedConfig {
+                config: r.generate_config(state),
+                diagnostics: Diagnostics::new(),
+            },
+            None => GeneratedConfig {
+                diagnostics: not_supported(&format!("resource {type_name}")).into(),
+                ..GeneratedConfig::default()
+            },
+        }
     }
 
     async fn call_function(&self, name: &str, args: Vec<Value>) -> Result<Value, FunctionError> {

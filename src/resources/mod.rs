@@ -10,6 +10,7 @@
 //! - [`objects`] — an object's key in state ([`ObjectKey`]) and how objects are shown;
 //! - [`ownership`] — ownership before force: no write over an object meshfed does not own;
 //! - [`identity`] — resource identities attached to every response, and import by identity;
+//! - [`query`] — `terraform query`: listing what each resource can adopt;
 //! - [`values`] — reading Terraform values ([`Field`]: null, unknown or known);
 //! - [`export`] — the `export` object two resources share.
 //!
@@ -36,6 +37,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod objects;
 pub mod ownership;
+pub mod query;
 pub mod resource;
 pub mod service_entry;
 #[cfg(test)]

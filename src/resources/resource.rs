@@ -19,14 +19,16 @@ use super::identity;
 use super::lifecycle::{self, Order};
 use super::objects::{Desired, Manifests, ObjectKey};
 use super::ownership;
+use super::query::{self, Candidate};
 use super::{cluster, exported_service, service_entry, trust};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;
+use crate::tfplugin::list::{ListRequest, ListResponse};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ClientCapabilities, ImportRequest, ImportResponse, PlanRequest,
     PlanResponse, ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
 };
-use crate::tfplugin::schema::{Schema, write_only_set};
+use crate::tfplugin::schema::{Schema, config_of_state, write_only_set};
 use crate::tfplugin::value::Value;
 
 /// A state and the private data Terraform keeps with it.
@@ -136,6 +138,25 @@ pub trait Resource: Send + Sync + 'static {
     /// The import ID that an identity from an `import` block names, or why it names none
     /// (completing "The identity given to import <type> ...").
     fn import_id(&self, identity: &Value) -> Result<String, String>;
+
+    /// The schema of the `config` block of this type's `list` block (`terraform query`).
+    fn list_schema(&self) -> Schema;
+
+    /// The objects of this type that a `list` block's `config` finds (see [`super::query`]):
+    /// meshfed's, and those made by hand that [`Self::import`] can adopt, by import ID. What it
+    /// finds but cannot adopt goes to `diags` as a warning saying what to do instead.
+    async fn discover(
+        &self,
+        ctx: &Ctx<'_>,
+        config: &Value,
+        diags: &mut Diagnostics,
+    ) -> Vec<Candidate>;
+
+    /// A configuration that, with `state` (from an import), plans no change: by default the
+    /// state without what configuration cannot set.
+    fn generate_config(&self, state: &Value) -> Value {
+        config_of_state(state.clone(), &self.schema().block)
+    }
 }
 
 /// A resource as the provider dispatches to it: one method per protocol call.
@@ -144,7 +165,10 @@ pub trait Dispatch: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
     fn identity_schema(&self) -> IdentitySchema;
+    fn list_schema(&self) -> Schema;
     fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics;
+    async fn list(&self, ctx: &Ctx<'_>, req: ListRequest) -> ListResponse;
+    fn generate_config(&self, state: &Value) -> Value;
     async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse;
     async fn apply(&self, ctx: &Ctx<'_>, req: ApplyRequest) -> ApplyResponse;
     async fn read(&self, ctx: &Ctx<'_>, req: ReadRequest) -> ReadResponse;
@@ -187,6 +211,15 @@ impl<R: Resource> Dispatch for Registered<R> {
     }
     fn identity_schema(&self) -> IdentitySchema {
         self.0.identity_schema()
+    }
+    fn list_schema(&self) -> Schema {
+        self.0.list_schema()
+    }
+    async fn list(&self, ctx: &Ctx<'_>, req: ListRequest) -> ListResponse {
+        query::list(&self.0, ctx, req).await
+    }
+    fn generate_config(&self, state: &Value) -> Value {
+        self.0.generate_config(state)
     }
     async fn plan(&self, ctx: &Ctx<'_>, req: PlanRequest) -> PlanResponse {
         let mut resp = lifecycle::plan(&self.0, ctx, req).await;
@@ -269,6 +302,13 @@ impl Registry {
     pub fn identity_schemas(&self) -> BTreeMap<String, IdentitySchema> {
         let each = self.resources.values();
         each.map(|r| (r.type_name().to_string(), r.identity_schema()))
+            .collect()
+    }
+
+    /// Every resource's list resource schema (`terraform query`), by type name.
+    pub fn list_schemas(&self) -> BTreeMap<String, Schema> {
+        let each = self.resources.values();
+        each.map(|r| (r.type_name().to_string(), r.list_schema()))
             .collect()
     }
 

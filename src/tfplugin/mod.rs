@@ -6,6 +6,7 @@
 //! - [`diag`]: diagnostics carrying attribute paths.
 //! - [`function`]: provider-defined functions' signatures and call errors.
 //! - [`identity`]: resource identity schemas.
+//! - [`list`]: list resources (`terraform query`) and configuration generation.
 //! - [`provider`]: the [`provider::Provider`] trait a provider implements, with typed requests.
 //! - `wire`: conversion between protobuf messages and the types above, one function per message.
 //! - [`server`]: the gRPC services and their [`server::router`]: the Provider service
@@ -22,6 +23,7 @@ pub mod diag;
 pub mod function;
 pub mod handshake;
 pub mod identity;
+pub mod list;
 pub mod logging;
 pub mod provider;
 pub mod schema;

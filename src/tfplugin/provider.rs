@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use super::diag::{AttrPath, Diagnostic, Diagnostics};
 use super::function::{Function, FunctionError};
 use super::identity::IdentitySchema;
+use super::list::{GeneratedConfig, ListRequest, ListResponse};
 use super::schema::Schema;
 use super::value::Value;
 
@@ -23,6 +24,9 @@ pub struct ProviderSchemas {
     pub functions: BTreeMap<String, Function>,
     /// Resource identities, by resource type (types without one are absent).
     pub identities: BTreeMap<String, IdentitySchema>,
+    /// List resources (`terraform query`): the schema of a `list` block's `config`, by the
+    /// managed resource type they list (which must have an identity).
+    pub list_resources: BTreeMap<String, Schema>,
 }
 
 /// What the Terraform client says it can handle.
@@ -358,6 +362,32 @@ pub trait Provider: Send + Sync + 'static {
         ReadDataResponse {
             diagnostics: not_supported(&format!("data source {}", req.type_name)).into(),
             ..ReadDataResponse::default()
+        }
+    }
+
+    /// Checks a `list` block's `config` (values may be unknown).
+    async fn validate_list_resource_config(
+        &self,
+        _type_name: &str,
+        _config: &Value,
+    ) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    /// Lists the remote objects of a list resource type.
+    async fn list_resource(&self, req: ListRequest) -> ListResponse {
+        ListResponse {
+            diagnostics: not_supported(&format!("listing {}", req.type_name)).into(),
+            ..ListResponse::default()
+        }
+    }
+
+    /// A configuration of managed type `type_name` for `state` (from a list or an import), for
+    /// `-generate-config-out`.
+    async fn generate_resource_config(&self, type_name: &str, _state: &Value) -> GeneratedConfig {
+        GeneratedConfig {
+            diagnostics: not_supported(&format!("configuration generation for {type_name}")).into(),
+            ..GeneratedConfig::default()
         }
     }
 

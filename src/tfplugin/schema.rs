@@ -282,22 +282,36 @@ impl Schema {
 /// `value` with every write-only attribute set to null, at any depth: Terraform never keeps
 /// write-only values in plan or state, and rejects a provider that returns them.
 pub fn null_write_only(value: Value, block: &Block) -> Value {
+    null_where(value, block, &|a| a.write_only)
+}
+
+/// A configuration value made from state `value`: every attribute a configuration cannot set
+/// (computed-only, and write-only ones, which state never holds) null, at any depth. What
+/// configuration generation starts from.
+pub fn config_of_state(value: Value, block: &Block) -> Value {
+    null_where(value, block, &|a| {
+        a.write_only || (a.computed && !a.optional && !a.required)
+    })
+}
+
+/// `value` with every attribute for which `nulled` holds set to null, at any depth.
+fn null_where(value: Value, block: &Block, nulled: &dyn Fn(&Attribute) -> bool) -> Value {
     let Value::Object(mut m) = value else {
         return value;
     };
     for a in &block.attributes {
         if let Some(v) = m.get_mut(&a.name) {
-            *v = if a.write_only {
+            *v = if nulled(a) {
                 Value::Null
             } else {
-                null_in_attr(std::mem::take(v), &a.ty)
+                null_in_attr(std::mem::take(v), &a.ty, nulled)
             };
         }
     }
     for b in &block.blocks {
         if let Some(v) = m.get_mut(&b.type_name) {
             *v = map_nested(std::mem::take(v), b.nesting, &|e| {
-                null_write_only(e, &b.block)
+                null_where(e, &b.block, nulled)
             });
         }
     }
@@ -367,7 +381,7 @@ fn each_nested(v: &Value, nesting: Nesting, at: &AttrPath, f: &mut dyn FnMut(&Va
     }
 }
 
-fn null_in_attr(v: Value, ty: &AttrType) -> Value {
+fn null_in_attr(v: Value, ty: &AttrType, nulled: &dyn Fn(&Attribute) -> bool) -> Value {
     match ty {
         AttrType::Type(_) => v,
         AttrType::Nested {
@@ -378,7 +392,7 @@ fn null_in_attr(v: Value, ty: &AttrType) -> Value {
                 attributes: attributes.clone(),
                 ..Block::default()
             };
-            map_nested(v, *nesting, &|e| null_write_only(e, &inner))
+            map_nested(v, *nesting, &|e| null_where(e, &inner, nulled))
         }
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! Harness: `harness.rs` (server, client, `call!`), `msgpack.rs`, `diagnostics.rs`,
 //! `test_provider.rs`. Tests, by topic: `schema.rs`, `meshfed_config.rs`, `lifecycle.rs`,
-//! `state.rs`, `failures.rs`, `functions.rs`, `identity.rs`, `unsupported.rs`, `go_plugin.rs`.
+//! `state.rs`, `failures.rs`, `functions.rs`, `identity.rs`, `list.rs`, `unsupported.rs`, `go_plugin.rs`.
 
 #[macro_use]
 mod harness;
@@ -27,6 +27,7 @@ mod functions;
 mod go_plugin;
 mod identity;
 mod lifecycle;
+mod list;
 mod meshfed_config;
 mod schema;
 mod state;

@@ -209,6 +209,7 @@ impl TestProvider {
                 data_sources: BTreeMap::from([(INFO.to_string(), info_schema())]),
                 functions: BTreeMap::new(),
                 identities: BTreeMap::from([(THING.to_string(), thing_identity())]),
+                list_resources: BTreeMap::new(),
             },
             calls: Mutex::new(Vec::new()),
             apply_started: tokio::sync::Notify::new(),

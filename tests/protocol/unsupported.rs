@@ -1,6 +1,6 @@
 //! RPCs meshfed does not support, each answered with a diagnostic saying so rather than a gRPC
-//! error: GenerateResourceConfig (test provider), ephemeral resources, list resources, state
-//! stores and actions (meshfed).
+//! error: GenerateResourceConfig (test provider), ephemeral resources, state stores and actions
+//! (meshfed).
 //! Needs nothing external.
 
 use std::sync::Arc;
@@ -78,42 +78,6 @@ async fn ephemeral_resources_are_not_supported() {
     )
     .diagnostics;
     assert_not_supported(&d, "CloseEphemeralResource");
-}
-
-#[tokio::test]
-async fn list_resources_are_not_supported() {
-    let plugin = Plugin::start(Arc::new(Meshfed::new())).await;
-    let mut c = plugin.provider();
-    let mut stream = call!(
-        c,
-        list_resource,
-        pb::list_resource::Request {
-            type_name: "meshfed_trust".into(),
-            config: M::Nil.dv(),
-            include_resource_object: false,
-            limit: 10,
-        }
-    );
-    let mut events = Vec::new();
-    while let Some(e) = within("the ListResource stream", stream.message())
-        .await
-        .expect("the ListResource stream ends cleanly")
-    {
-        events.push(e);
-    }
-    assert_eq!(events.len(), 1, "{events:#?}");
-    assert_not_supported(&events[0].diagnostic, "ListResource");
-
-    let d = call!(
-        c,
-        validate_list_resource_config,
-        pb::validate_list_resource_config::Request {
-            type_name: "meshfed_trust".into(),
-            ..Default::default()
-        }
-    )
-    .diagnostics;
-    assert_not_supported(&d, "ValidateListResourceConfig");
 }
 
 /// ReadStateBytes: one chunk with the diagnostic and no bytes.

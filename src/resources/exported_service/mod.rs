@@ -16,6 +16,7 @@
 mod address;
 mod import;
 mod input;
+mod list;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use crate::resources::export::{endpoint_type, export_type, port_attributes};
 use crate::resources::identity;
 use crate::resources::lifecycle::{Order, still_unknown};
 use crate::resources::objects::{Desired, Manifests, desired_map, error_diag, manifests_of};
+use crate::resources::query::Candidate;
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::resources::values;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -174,6 +176,19 @@ impl Resource for ExportedService {
 
     fn import_id(&self, identity: &Value) -> Result<String, String> {
         identity::slash_id(identity, &import::IDENTITY.map(|(name, _)| name))
+    }
+
+    fn list_schema(&self) -> Schema {
+        list::schema()
+    }
+
+    async fn discover(
+        &self,
+        ctx: &Ctx<'_>,
+        config: &Value,
+        diags: &mut Diagnostics,
+    ) -> Vec<Candidate> {
+        list::discover(ctx, config, diags).await
     }
 }
 

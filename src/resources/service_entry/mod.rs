@@ -11,6 +11,7 @@
 
 mod import;
 mod input;
+mod list;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -23,11 +24,12 @@ use crate::resources::export::{export_type, port_attributes};
 use crate::resources::identity;
 use crate::resources::lifecycle::{Order, still_unknown};
 use crate::resources::objects::{Desired, desired_map};
+use crate::resources::query::Candidate;
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
-use crate::tfplugin::schema::{Attribute, Block, Nesting, Schema};
+use crate::tfplugin::schema::{Attribute, Block, Nesting, Schema, config_of_state};
 use crate::tfplugin::value::{Type, Value};
 
 pub const TYPE_NAME: &str = "meshfed_service_entry";
@@ -132,6 +134,29 @@ impl Resource for ServiceEntry {
 
     fn import_id(&self, identity: &Value) -> Result<String, String> {
         identity::slash_id(identity, &import::IDENTITY.map(|(name, _)| name))
+    }
+
+    fn list_schema(&self) -> Schema {
+        list::schema()
+    }
+
+    async fn discover(
+        &self,
+        ctx: &Ctx<'_>,
+        config: &Value,
+        diags: &mut Diagnostics,
+    ) -> Vec<Candidate> {
+        list::discover(ctx, config, diags).await
+    }
+
+    /// The state without what configuration cannot set, and without `export`: its host, ports,
+    /// endpoints and names are written out instead (the two ways conflict).
+    fn generate_config(&self, state: &Value) -> Value {
+        let mut config = config_of_state(state.clone(), &self.schema().block);
+        if let Value::Object(m) = &mut config {
+            m.insert("export".into(), Value::Null);
+        }
+        config
     }
 }
 

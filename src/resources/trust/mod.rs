@@ -20,6 +20,7 @@ mod checks;
 mod import;
 mod input;
 mod key_secret;
+mod list;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use crate::mesh::trust::{self as tr, Member, MemberCa, TrustSpec};
 use crate::resources::context::Ctx;
 use crate::resources::lifecycle::Order;
 use crate::resources::objects::{Desired, ObjectKey, manifests_of, manifests_value};
+use crate::resources::query::Candidate;
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;
@@ -203,6 +205,19 @@ impl Resource for Trust {
 
     fn import_id(&self, identity: &Value) -> Result<String, String> {
         import::import_id(identity)
+    }
+
+    fn list_schema(&self) -> Schema {
+        list::schema()
+    }
+
+    async fn discover(
+        &self,
+        ctx: &Ctx<'_>,
+        config: &Value,
+        diags: &mut Diagnostics,
+    ) -> Vec<Candidate> {
+        list::discover(ctx, config, diags).await
     }
 }
 

@@ -4,7 +4,8 @@
 //!   what its RPCs share (stop token, panic guard, schema look-up, value decoding/encoding).
 //! - `rpcs`: the Provider RPCs meshfed serves (schemas, validation, configure, upgrade, read,
 //!   plan, apply, import, move, data sources, functions, identities, StopProvider);
-//!   `functions`: what GetFunctions and CallFunction do; `identity`: identities on the wire.
+//!   `functions`: what GetFunctions and CallFunction do; `identity`: identities on the wire;
+//!   `list`: ListResource, its validation, and GenerateResourceConfig.
 //! - `unsupported`: the Provider RPCs for features meshfed lacks, answered with diagnostics.
 //! - `go_plugin`: go-plugin's `GRPCController`, `GRPCStdio` and `GRPCBroker`, and health.
 //!
@@ -15,6 +16,7 @@
 mod functions;
 mod go_plugin;
 mod identity;
+mod list;
 mod rpcs;
 mod service;
 mod unsupported;

@@ -1,7 +1,7 @@
 //! The `tfplugin6.Provider` RPCs meshfed serves: metadata and schemas, validation, provider
 //! configuration, state upgrade, read, plan, apply, import, move, data source reads, functions
-//! (their calls in `functions`), resource identities (their encoding in `identity`) and
-//! StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
+//! (their calls in `functions`), resource identities (their encoding in `identity`), list
+//! resources and configuration generation (in `list`) and StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
 //! [`Provider`] under the stop token and panic guard, and encodes the answer; errors become
 //! diagnostics in the response, never gRPC failures. Each writes those steps as one async block
 //! that stops at the first diagnostic (`?`), and says only what its response holds then: the
@@ -30,7 +30,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     ) -> Rpc<pb::get_metadata::Response> {
         let s = self.provider.schemas();
         Ok(Response::new(pb::get_metadata::Response {
-            server_capabilities: Some(server_capabilities()),
+            server_capabilities: Some(server_capabilities(s)),
             resources: s
                 .resources
                 .keys()
@@ -49,6 +49,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .functions
                 .keys()
                 .map(|name| pb::get_metadata::FunctionMetadata { name: name.clone() })
+                .collect(),
+            list_resources: s
+                .list_resources
+                .keys()
+                .map(|k| pb::get_metadata::ListResourceMetadata {
+                    type_name: k.clone(),
+                })
                 .collect(),
             ..Default::default()
         }))
@@ -73,7 +80,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .map(|(k, v)| (k.clone(), wire::schema(v)))
                 .collect(),
             functions: functions::signatures(self.provider.as_ref()),
-            server_capabilities: Some(server_capabilities()),
+            list_resource_schemas: s
+                .list_resources
+                .iter()
+                .map(|(k, v)| (k.clone(), wire::schema(v)))
+                .collect(),
+            server_capabilities: Some(server_capabilities(s)),
             ..Default::default()
         }))
     }
@@ -450,6 +462,35 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         Ok(Response::new(self.upgrade_identity(r.into_inner()).await))
     }
 
+    type ListResourceStream = super::BoxStream<pb::list_resource::Event>;
+
+    async fn list_resource(
+        &self,
+        r: Request<pb::list_resource::Request>,
+    ) -> Rpc<Self::ListResourceStream> {
+        let events = self.list(r.into_inner()).await;
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            events.into_iter().map(Ok),
+        ))))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        r: Request<pb::validate_list_resource_config::Request>,
+    ) -> Rpc<pb::validate_list_resource_config::Response> {
+        let diagnostics = self.validate_list(r.into_inner()).await;
+        Ok(Response::new(pb::validate_list_resource_config::Response {
+            diagnostics,
+        }))
+    }
+
+    async fn generate_resource_config(
+        &self,
+        r: Request<pb::generate_resource_config::Request>,
+    ) -> Rpc<pb::generate_resource_config::Response> {
+        Ok(Response::new(self.generate(r.into_inner()).await))
+    }
+
     async fn get_functions(
         &self,
         _r: Request<pb::get_functions::Request>,
@@ -505,11 +546,13 @@ impl<P: Provider> ProviderService<P> {
     }
 }
 
-fn server_capabilities() -> pb::ServerCapabilities {
+/// What the server offers: configuration generation where it lists resources (a provider
+/// with list resources implements GenerateResourceConfig for them).
+fn server_capabilities(s: &p::ProviderSchemas) -> pb::ServerCapabilities {
     pb::ServerCapabilities {
         plan_destroy: false,
         get_provider_schema_optional: false,
         move_resource_state: false,
-        generate_resource_config: false,
+        generate_resource_config: !s.list_resources.is_empty(),
     }
 }

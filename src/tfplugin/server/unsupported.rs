@@ -1,5 +1,5 @@
-//! The `tfplugin6.Provider` RPCs for features meshfed does not have: configuration generation,
-//! ephemeral resources, list resources, state stores and actions. Each answers at once, from its
+//! The `tfplugin6.Provider` RPCs for features meshfed does not have: ephemeral resources, state
+//! stores and actions. Each answers at once, from its
 //! request alone, with a "not supported" error diagnostic naming the feature and the type asked
 //! for.
 //!
@@ -36,14 +36,11 @@ pub(super) fn unsupported(what: &str) -> Vec<pb::Diagnostic> {
 macro_rules! unsupported_rpcs {
     () => {
         $crate::tfplugin::server::unsupported::stub! {
-            generate_resource_config(generate_resource_config):
-                "configuration generation for {}", type_name;
             validate_ephemeral_resource_config(validate_ephemeral_resource_config):
                 "ephemeral resource {}", type_name;
             open_ephemeral_resource(open_ephemeral_resource): "ephemeral resource {}", type_name;
             renew_ephemeral_resource(renew_ephemeral_resource): "ephemeral resource {}", type_name;
             close_ephemeral_resource(close_ephemeral_resource): "ephemeral resource {}", type_name;
-            validate_list_resource_config(validate_list_resource_config): "listing {}", type_name;
             validate_state_store_config(validate_state_store): "state store {}", type_name;
             configure_state_store(configure_state_store): "state store {}", type_name;
             lock_state(lock_state): "state store {}", type_name;
@@ -52,7 +49,6 @@ macro_rules! unsupported_rpcs {
             delete_state(delete_state): "state store {}", type_name;
             plan_action(plan_action): "action {}", action_type;
             validate_action_config(validate_action_config): "action {}", type_name;
-            list_resource(list_resource) => stream ListResourceStream of Event;
             read_state_bytes(read_state_bytes) => stream ReadStateBytesStream of Response;
             invoke_action(invoke_action) => stream InvokeActionStream of Event;
             write_state_bytes(write_state_bytes) => from stream of RequestChunk;
@@ -140,14 +136,6 @@ pub(super) use stub;
 
 // ---------------------------------------------------------------------------------------------
 // The answers that are more than one diagnostic
-
-/// The one event of the list stream.
-pub(super) fn list_resource(r: pb::list_resource::Request) -> pb::list_resource::Event {
-    pb::list_resource::Event {
-        diagnostic: unsupported(&format!("listing {}", r.type_name)),
-        ..Default::default()
-    }
-}
 
 /// The one message of the state stream.
 pub(super) fn read_state_bytes(r: pb::read_state_bytes::Request) -> pb::read_state_bytes::Response {
