@@ -1,5 +1,6 @@
 //! The set of clusters meshfed talks to, and the three things it does to their objects:
-//! server-side apply, read back, delete (and wait until gone). Built from connection settings
+//! server-side apply, read back (one by one, or for refresh from a shared list: `snapshot`),
+//! delete (and wait only while finalizers hold the object). Built from connection settings
 //! without any network call; each cluster's client is made on first use and kept. Knows nothing
 //! of Istio or Terraform: objects are JSON values, identified by [`ObjectRef`].
 
@@ -16,6 +17,7 @@ use super::error::{FailedRequest, K8sError, Op};
 use super::object::ObjectRef;
 use super::request::{Call, send};
 use super::retry::RetryPolicy;
+use super::snapshot::{self, Snapshots};
 use super::status::Target;
 
 /// How long [`ClusterSet::delete`] waits for an object to disappear, by default.
@@ -27,6 +29,9 @@ pub struct ClusterSet {
     clusters: BTreeMap<String, Member>,
     retry: RetryPolicy,
     delete_timeout: Duration,
+    /// The label selector of the objects [`Self::read`] lists (the owner's label).
+    owner_selector: Option<String>,
+    snapshots: Snapshots,
 }
 
 struct Member {
@@ -77,7 +82,17 @@ impl ClusterSet {
             clusters,
             retry: RetryPolicy::default(),
             delete_timeout: DELETE_TIMEOUT,
+            owner_selector: None,
+            snapshots: Snapshots::default(),
         }
+    }
+
+    /// Lets [`Self::read`] list only the objects matching `selector` (the label every object of
+    /// the owner carries, e.g. `app.kubernetes.io/managed-by=meshfed`). Without it, reads list
+    /// every object of a group.
+    pub fn with_owner_selector(mut self, selector: impl Into<String>) -> Self {
+        self.owner_selector = Some(selector.into());
+        self
     }
 
     /// Replaces the retry bounds (default: [`RetryPolicy::default`]).
@@ -147,7 +162,9 @@ impl ClusterSet {
             object,
             field_manager: &self.field_manager,
         };
-        self.call(cluster, Op::Apply, &id, &call).await
+        let applied = self.call(cluster, Op::Apply, &id, &call).await;
+        self.forget(cluster, &id);
+        applied
     }
 
     /// The live object, or `None` when it does not exist.
@@ -159,6 +176,58 @@ impl ClusterSet {
             Ok(live) => Ok(Some(live)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Like [`Self::get`], for refresh: answered from one list of the object's (cluster, kind,
+    /// namespace) shared by every read of that group for a few seconds, falling back to a GET
+    /// for a name the list lacks or a group that cannot be listed (see [`super::snapshot`]).
+    pub async fn read(&self, cluster: &str, object: &ObjectRef) -> Result<Option<Value>, K8sError> {
+        let listing = snapshot::group_of(cluster, object)
+            .and_then(|g| Some((self.snapshots.listing(&g)?, g)));
+        if let Some((listing, group)) = listing {
+            let listed = listing
+                .objects
+                .get_or_init(|| self.list_group(cluster, object, group))
+                .await;
+            if let Some(found) = listed.as_ref().and_then(|m| m.get(&object.name)) {
+                return Ok(Some(found.clone()));
+            }
+        }
+        self.get(cluster, object).await
+    }
+
+    /// The owner's objects of `object`'s group by name; `None` when the list fails (a group
+    /// RBAC refuses to list is read with GETs from now on).
+    async fn list_group(
+        &self,
+        cluster: &str,
+        object: &ObjectRef,
+        group: snapshot::GroupKey,
+    ) -> Option<BTreeMap<String, Value>> {
+        let scope = ObjectRef {
+            name: "*".into(),
+            ..object.clone()
+        };
+        match self
+            .list(cluster, &scope, self.owner_selector.as_deref())
+            .await
+        {
+            Ok(items) => Some(snapshot::by_name(items)),
+            Err(e) => {
+                tracing::debug!(cluster, group = %scope, error = %e, "cannot list; reading objects one by one");
+                if e.is_access_denied() {
+                    self.snapshots.refuse(group);
+                }
+                None
+            }
+        }
+    }
+
+    /// Forgets the list `object` belongs to: it was just written or deleted.
+    fn forget(&self, cluster: &str, object: &ObjectRef) {
+        if let Some(group) = snapshot::group_of(cluster, object) {
+            self.snapshots.forget(&group);
         }
     }
 
@@ -214,19 +283,25 @@ impl ClusterSet {
         }
     }
 
-    /// Deletes the object and waits until it is gone; an object that is already gone is success.
+    /// Deletes the object and, when it has finalizers, waits until it is gone; an object that is
+    /// already gone is success.
     ///
     /// Guarantees: when this returns `Ok`, a GET finds no object of that name (or a new one with
     /// another uid, made by someone else after the deletion). Dependents are deleted by the
     /// garbage collector in the background. Caveat: an object whose finalizers nobody removes
     /// makes this fail with [`K8sError::Timeout`] after the delete timeout, naming them.
     pub async fn delete(&self, cluster: &str, object: &ObjectRef) -> Result<(), K8sError> {
+        self.forget(cluster, object);
         let answer = match self.call(cluster, Op::Delete, object, &Call::Delete).await {
             Ok(answer) => answer,
             // A kind no longer served (its CRD removed) has no objects left.
             Err(e) if e.is_not_found() || e.is_missing_kind() => return Ok(()),
             Err(e) => return Err(e),
         };
+        if deleted_at_once(&answer) {
+            tracing::debug!(cluster, object = %object, "deleted (no finalizers)");
+            return Ok(());
+        }
         self.wait_until_gone(cluster, object, uid_of(&answer)).await
     }
 
@@ -306,6 +381,16 @@ impl ClusterSet {
 }
 
 /// The uid of a deleted object: `metadata.uid` of the object, or `details.uid` of a `Status`.
+/// Whether a DELETE's answer says the object is already gone: a `Success` Status, or the object
+/// as it was, with no finalizers (a background deletion then removes it from storage before
+/// answering; only finalizers make it linger, with `deletionTimestamp` set).
+fn deleted_at_once(answer: &Value) -> bool {
+    if answer["kind"] == "Status" {
+        return answer["status"] == "Success";
+    }
+    answer.get("metadata").is_some() && finalizers_of(answer).is_empty()
+}
+
 fn uid_of(answer: &Value) -> Option<String> {
     answer
         .pointer("/metadata/uid")
@@ -343,6 +428,22 @@ mod tests {
             "meshfed",
             BTreeMap::from([("cluster-b.local".into(), direct)]),
         )
+    }
+
+    #[test]
+    fn only_an_answer_without_finalizers_or_a_success_status_counts_as_gone_at_once() {
+        let plain = json!({"kind": "ServiceEntry", "metadata": {"name": "x", "uid": "u"}});
+        assert!(deleted_at_once(&plain));
+        let held = json!({"kind": "ServiceEntry", "metadata": {"name": "x",
+            "deletionTimestamp": "2026-12-06T00:00:00Z", "finalizers": ["example.com/hold"]}});
+        assert!(!deleted_at_once(&held));
+        assert!(deleted_at_once(
+            &json!({"kind": "Status", "status": "Success"})
+        ));
+        assert!(!deleted_at_once(
+            &json!({"kind": "Status", "status": "Failure"})
+        ));
+        assert!(!deleted_at_once(&json!({})));
     }
 
     #[test]

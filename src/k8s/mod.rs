@@ -12,7 +12,8 @@
 //! - [`error`]: [`K8sError`], one variant per way a request fails;
 //! - [`retry`]: which failures are retried, and how long to wait;
 //! - `connect`, `request` and `status` (private): building clients, sending one request with
-//!   retries, reading the API server's answers into errors.
+//!   retries, reading the API server's answers into errors;
+//! - `snapshot` (private): refresh reads answered from one list per (cluster, kind, namespace).
 
 pub mod cluster;
 pub mod config;
@@ -23,9 +24,11 @@ pub mod object;
 pub mod project;
 mod request;
 pub mod retry;
+mod snapshot;
 mod status;
 
 pub use cluster::ClusterSet;
 pub use error::{FailedRequest, K8sError, Op};
 pub use object::ObjectRef;
 pub use project::project;
+pub use snapshot::STALENESS;

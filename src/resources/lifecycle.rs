@@ -14,42 +14,23 @@
 //!
 //! Knows no resource: it works through the [`Resource`] hooks. Must not import the provider layer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::context::Ctx;
 use super::objects::{
     Desired, Manifests, ObjectKey, error_diag, live_display, manifest_keys, manifests_of,
     with_manifests,
 };
-use super::ownership::{self, Hint};
+use super::ownership;
 use super::resource::{Call, Resource, Written};
-use crate::k8s::{ClusterSet, K8sError};
+use super::writes::{converge, delete};
+use crate::k8s::ClusterSet;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::provider::{
     ApplyRequest, ApplyResponse, ImportRequest, ImportResponse, ImportedResource, PlanRequest,
-    PlanResponse, ReadRequest, ReadResponse, STOP_GRACE, StopSignal,
+    PlanResponse, ReadRequest, ReadResponse,
 };
 use crate::tfplugin::value::Value;
-
-/// How a failed write stops the writes after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Order {
-    /// The first failure stops every later write and all pruning: later objects may depend on
-    /// earlier ones (a policy before the gateway that needs it).
-    Sequential,
-    /// A failure stops only the later writes and the pruning in its own cluster: the other
-    /// clusters still converge.
-    PerCluster,
-}
-
-impl Order {
-    fn stopped(self, failed: &BTreeSet<String>, cluster: &str) -> bool {
-        match self {
-            Order::Sequential => !failed.is_empty(),
-            Order::PerCluster => failed.contains(cluster),
-        }
-    }
-}
 
 /// The error for an apply whose configuration is still not wholly known (`what`: "this service
 /// entry"): Terraform resolves every value before apply, so this is a dependency bug.
@@ -217,110 +198,6 @@ pub async fn import<R: Resource>(r: &R, ctx: &Ctx<'_>, req: ImportRequest) -> Im
     }
 }
 
-/// Applies every desired object in order, then deletes the prior objects no longer desired.
-/// Returns the objects now in place and the errors met; `order` says what a failure stops.
-///
-/// First looks at every object `prior` does not hold ([`ownership::guard`]): a cluster holding
-/// one that meshfed does not own gets no write at all (and with [`Order::Sequential`], no
-/// cluster does); `hint` gives the way out for each such object.
-///
-/// Once `stop` is raised, nothing more is written or deleted: the objects written so far are
-/// returned with an error saying the apply was interrupted.
-pub async fn converge(
-    clusters: &ClusterSet,
-    desired: &[Desired],
-    prior: &Manifests,
-    order: Order,
-    hint: Hint<'_>,
-    stop: &StopSignal,
-) -> (Manifests, Diagnostics) {
-    let mut in_place = prior.clone();
-    let (mut failed, mut diags) = ownership::guard(clusters, desired, prior, hint).await;
-    for d in desired {
-        if order.stopped(&failed, &d.cluster) {
-            continue;
-        }
-        if stop.is_raised() {
-            diags.push(interrupted(desired.len(), &in_place, prior));
-            return (in_place, diags);
-        }
-        match clusters.apply(&d.cluster, &d.manifest.object).await {
-            Ok(_) => {
-                in_place.insert(d.key(), d.display());
-            }
-            Err(e) => {
-                diags.push(write_failed(&e));
-                if e.may_have_taken_effect() {
-                    // Recorded as written: the next refresh reads it and drops it if absent,
-                    // whereas an object written but missing from state would be lost track of.
-                    in_place.insert(d.key(), d.display());
-                }
-                failed.insert(d.cluster.clone());
-            }
-        }
-    }
-    let wanted: BTreeSet<ObjectKey> = desired.iter().map(Desired::key).collect();
-    let stale: Vec<ObjectKey> = prior
-        .keys()
-        .filter(|k| !wanted.contains(*k) && !order.stopped(&failed, &k.cluster))
-        .cloned()
-        .collect();
-    let (gone, d) = delete(clusters, &stale, stop).await;
-    for k in gone {
-        in_place.remove(&k);
-    }
-    diags.extend(d);
-    (in_place, diags)
-}
-
-/// The error of a failed write; when the write may have taken effect all the same, says that the
-/// state records the object and the next refresh checks it.
-fn write_failed(e: &K8sError) -> Diagnostic {
-    let mut d = error_diag("Cannot apply object", e);
-    if e.may_have_taken_effect() {
-        d.detail.push_str("\n\nThe request may have reached the API server before the connection was lost: the state records the object as written, and the next refresh reads it back (and drops it if it is not there).");
-    }
-    d
-}
-
-/// The error of an apply stopped by an interrupt: how far it got, and that a second apply
-/// finishes it.
-fn interrupted(wanted: usize, in_place: &Manifests, prior: &Manifests) -> Diagnostic {
-    let written = in_place.keys().filter(|k| !prior.contains_key(*k)).count();
-    Diagnostic::error(
-        "Apply interrupted",
-        format!(
-            "Terraform asked meshfed to stop, and the grace for finishing this resource ({} s) ran out: {written} new object(s) of {wanted} were written before it stopped; the state records every object in place. Run apply again to finish.",
-            STOP_GRACE.as_secs()
-        ),
-    )
-}
-
-/// Deletes the objects behind `keys`, continuing past failures until `stop` is raised. Returns
-/// the keys now gone.
-pub async fn delete(
-    clusters: &ClusterSet,
-    keys: &[ObjectKey],
-    stop: &StopSignal,
-) -> (Vec<ObjectKey>, Diagnostics) {
-    let mut gone = Vec::new();
-    let mut diags = Diagnostics::new();
-    for key in keys {
-        if stop.is_raised() {
-            diags.push(Diagnostic::error(
-                "Destroy interrupted",
-                "Terraform asked meshfed to stop before every object was deleted; the state keeps the ones still there. Run the command again to finish.",
-            ));
-            break;
-        }
-        match clusters.delete(&key.cluster, &key.object).await {
-            Ok(()) => gone.push(key.clone()),
-            Err(e) => diags.push(error_diag("Cannot delete object", &e)),
-        }
-    }
-    (gone, diags)
-}
-
 /// Reads back every object of `prior` and keeps only meshfed's fields: the refreshed map.
 /// Objects gone from the cluster are left out. `shapes` (rendered from the state's own inputs)
 /// give the shape of each object meshfed owns; an object not among them keeps its prior shape.
@@ -330,12 +207,13 @@ pub async fn refresh(
     prior: &Manifests,
 ) -> Result<Manifests, Diagnostics> {
     let by_key: BTreeMap<ObjectKey, &Desired> = shapes.iter().map(|d| (d.key(), d)).collect();
+    let reads = prior
+        .keys()
+        .map(|key| clusters.read(&key.cluster, &key.object));
+    let lives = futures::future::join_all(reads).await;
     let mut out = Manifests::new();
-    for (key, prior_yaml) in prior {
-        let live = clusters
-            .get(&key.cluster, &key.object)
-            .await
-            .map_err(|e| Diagnostics::from(error_diag("Cannot read object", &e)))?;
+    for ((key, prior_yaml), live) in prior.iter().zip(lives) {
+        let live = live.map_err(|e| Diagnostics::from(error_diag("Cannot read object", &e)))?;
         let Some(live) = live else {
             tracing::info!(object = %key, "object is gone from the cluster");
             continue;
@@ -353,83 +231,15 @@ pub async fn refresh(
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
-
     use super::*;
     use crate::k8s::ObjectRef;
-    use crate::mesh::Manifest;
-
-    fn cm(cluster: &str, name: &str) -> Desired {
-        let meta = json!({"name": name, "namespace": "ns"});
-        let manifest = Manifest::new("v1", "ConfigMap", meta, "data", json!({}));
-        Desired {
-            cluster: cluster.into(),
-            manifest,
-        }
-    }
+    use crate::tfplugin::provider::StopSignal;
 
     fn key(cluster: &str, name: &str) -> ObjectKey {
         ObjectKey::new(
             cluster,
             ObjectRef::namespaced("v1", "ConfigMap", "ns", name),
         )
-    }
-
-    /// Converges against clusters that cannot be reached: every write and delete fails.
-    fn converge_unreachable(
-        desired: &[Desired],
-        prior: &Manifests,
-        order: Order,
-    ) -> (Manifests, Diagnostics) {
-        let clusters = ClusterSet::new("meshfed", BTreeMap::new());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(converge(
-            &clusters,
-            desired,
-            prior,
-            order,
-            &ownership::default_hint,
-            &StopSignal::default(),
-        ))
-    }
-
-    #[test]
-    fn in_sequence_the_first_failed_write_stops_every_later_write_and_the_pruning() {
-        let prior = Manifests::from([(key("c", "stale"), "old\n".to_string())]);
-        let want = [cm("a", "one"), cm("b", "two")];
-        let (in_place, diags) = converge_unreachable(&want, &prior, Order::Sequential);
-        let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
-        // Both clusters fail the look before the first write (one error each); nothing follows.
-        assert_eq!(
-            summaries,
-            ["Cannot apply object in a", "Cannot apply object in b"]
-        );
-        assert_eq!(in_place, prior, "nothing written, nothing pruned");
-    }
-
-    #[test]
-    fn per_cluster_a_failure_stops_only_its_own_cluster() {
-        let prior = Manifests::from([
-            (key("a", "stale"), "old\n".to_string()),
-            (key("c", "stale"), "old\n".to_string()),
-        ]);
-        let want = [cm("a", "one"), cm("a", "two"), cm("b", "three")];
-        let (in_place, diags) = converge_unreachable(&want, &prior, Order::PerCluster);
-        let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
-        // One error for each cluster that cannot be read before writing (a's two objects give
-        // one); c's stale object is pruned (and fails); a's stale object is kept, as a failed.
-        assert_eq!(
-            summaries,
-            [
-                "Cannot apply object in a",
-                "Cannot apply object in b",
-                "Cannot delete object in c"
-            ]
-        );
-        assert_eq!(in_place, prior);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`resource`] — the [`Resource`] trait every resource implements, and the registry the
 //!   provider dispatches through;
 //! - [`lifecycle`] — create / update / delete decided once: destroy, write and prune, refresh;
+//! - [`writes`] — writing objects (at once where order does not matter) and deleting them;
 //! - [`objects`] — an object's key in state ([`ObjectKey`]) and how objects are shown;
 //! - [`ownership`] — ownership before force: no write over an object meshfed does not own;
 //! - [`identity`] — resource identities attached to every response, and import by identity;
@@ -44,5 +45,6 @@ pub mod service_entry;
 mod testing;
 pub mod trust;
 pub mod values;
+pub mod writes;
 
 pub use resource::registry;

@@ -16,10 +16,11 @@ use std::sync::OnceLock;
 
 use super::context::Ctx;
 use super::identity;
-use super::lifecycle::{self, Order};
+use super::lifecycle;
 use super::objects::{Desired, Manifests, ObjectKey};
 use super::ownership;
 use super::query::{self, Candidate};
+use super::writes::Order;
 use super::{cluster, exported_service, service_entry, trust};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;

@@ -5,13 +5,15 @@
 //! its own namespace; the control plane `cluster-a.local` is shared by the tests of this suite, and
 //! stops when the test process ends. `ownership.rs` tests that the lifecycle never writes over an
 //! object another manager made. `retries.rs` tests the retry loop against a scripted HTTP
-//! server instead. Needs real control planes (`scripts/setup`); no Terraform.
+//! server instead. `snapshot.rs` tests refresh reads from one list, on a control plane of its
+//! own. Needs real control planes (`scripts/setup`); no Terraform.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod ownership;
 mod retries;
+mod snapshot;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -1,4 +1,4 @@
-//! Ownership before force, through the shared lifecycle (`meshfed::resources::lifecycle::converge`)
+//! Ownership before force, through the shared lifecycle (`meshfed::resources::writes::converge`)
 //! against a real API server: an object another manager made is never written over; with
 //! per-cluster order the cluster holding it gets no write at all while the others converge; with
 //! sequential order nothing is written anywhere; an object already in state (imported) is forced.
@@ -12,9 +12,9 @@ use kube::api::{Api, PostParams};
 use meshfed::k8s::config::Connection;
 use meshfed::k8s::{ClusterSet, ObjectRef};
 use meshfed::mesh::Manifest;
-use meshfed::resources::lifecycle::{Order, converge};
 use meshfed::resources::objects::{Desired, Manifests, ObjectKey};
 use meshfed::resources::ownership::default_hint;
+use meshfed::resources::writes::{Order, converge};
 use meshfed::tfplugin::provider::StopSignal;
 use serde_json::json;
 

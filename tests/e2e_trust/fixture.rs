@@ -93,16 +93,25 @@ impl Planes {
         one_way: Duration,
         only: Option<&str>,
     ) -> (String, Vec<LatencyProxy>) {
+        self.provider_with_latency(|n| only.is_none_or(|o| o == n).then_some(one_way))
+    }
+
+    /// Like [`Self::provider_via_proxies`], each plane `n` through a proxy adding
+    /// `one_way_of(n)` in each direction (`None`: directly).
+    pub fn provider_with_latency(
+        &self,
+        one_way_of: impl Fn(&str) -> Option<Duration>,
+    ) -> (String, Vec<LatencyProxy>) {
         let mut s = String::from(
             "terraform {\n  required_providers {\n    meshfed = { source = \"meshfed/meshfed\" }\n  }\n}\n\nprovider \"meshfed\" {\n",
         );
         let mut proxies = Vec::new();
         for n in self.planes.names() {
             let direct = self.planes.direct(n);
-            if only.is_some_and(|o| o != n) {
+            let Some(one_way) = one_way_of(n) else {
                 s.push_str(&direct.cluster_block(n, None));
                 continue;
-            }
+            };
             let proxy = LatencyProxy::start(direct.addr(), one_way);
             s.push_str(&direct.cluster_block(n, Some(proxy.addr())));
             proxies.push(proxy);

@@ -1,5 +1,6 @@
 //! Ctrl-C while a third member joins a federation over slow links (a latency proxy in front of
-//! every API server, 1.5 s each way): Terraform asks meshfed to stop (StopProvider); meshfed lets
+//! every API server: 1.5 s each way, 3 s to the joining member): Terraform asks meshfed to stop
+//! (StopProvider); meshfed lets
 //! the resource go on for its grace of 10 s, then writes nothing more and returns a state that
 //! records exactly the objects in place. The next apply finishes the rest without generating a
 //! CA again for a member whose `cacerts` Secret was written, every member trusts every other and
@@ -14,13 +15,16 @@ use crate::members::assert_trusts_exactly;
 use crate::support::tf::{Cli, TfDir};
 use crate::{A, APPLY, B, C, MESH_CONFIG, NS, assert_plan_empty, root_cm, values};
 
-/// One way of each proxy: a write takes 3 s, so the update outlasts the grace.
+/// One way of the proxies of the members already in: a write takes 3 s.
 const ONE_WAY: Duration = Duration::from_millis(1500);
+/// One way of the joining member's proxy: a write takes 6 s, so its five writes outlast the
+/// grace even though meshfed writes the clusters at the same time.
+const ONE_WAY_JOINING: Duration = Duration::from_millis(3000);
 /// meshfed's grace for a resource in flight (`tfplugin::provider::STOP_GRACE`).
 const STOP_GRACE: Duration = Duration::from_secs(10);
-/// The request in flight when the grace runs out (a TLS handshake and one request at 3 s per
+/// The request in flight when the grace runs out (a TLS handshake and one request at 6 s per
 /// round trip), and Terraform saving state and exiting.
-const MARGIN: Duration = Duration::from_secs(20);
+const MARGIN: Duration = Duration::from_secs(25);
 
 /// `Kind/name` of every object in `cluster` that the state's `manifests` records.
 pub(crate) fn recorded(dir: &TfDir, cluster: &str) -> Vec<String> {
@@ -50,11 +54,13 @@ fn ctrl_c_while_a_member_joins_over_slow_links_keeps_what_was_written_and_makes_
         dir.run_ok(&APPLY);
         let (a_root, b_root) = (p.root(A), p.root(B));
 
-        // C joins; every cluster is slow. meshfed writes cluster by cluster in name order, each
-        // cluster's cacerts first and its mesh config last, 3 s a write: the interrupt goes once
-        // B records C's root, so that within the grace C's cacerts is written, and its mesh
-        // config (four writes later) is not.
-        let (slow, proxies) = p.provider_via_proxies(ONE_WAY, None);
+        // C joins; every cluster is slow, C twice as slow. meshfed writes the clusters at the
+        // same time, each cluster's objects in order, cacerts first and the mesh config last:
+        // 3 s a write in A and B, 6 s in C. The interrupt goes once B records C's root (B's
+        // first write), so that within the grace C's cacerts is written, and its mesh config
+        // (four writes after the cacerts, 24 s) is not.
+        let (slow, proxies) =
+            p.provider_with_latency(|n| Some(if n == C { ONE_WAY_JOINING } else { ONE_WAY }));
         dir.write("provider.tf", slow);
         dir.write("main.tf", trust("fed", &[A, B, C], ""));
         let mut apply = dir.spawn(&APPLY);

@@ -22,10 +22,11 @@ use crate::mesh::service_entry as se;
 use crate::resources::context::Ctx;
 use crate::resources::export::{export_type, port_attributes};
 use crate::resources::identity;
-use crate::resources::lifecycle::{Order, still_unknown};
+use crate::resources::lifecycle::still_unknown;
 use crate::resources::objects::{Desired, desired_map};
 use crate::resources::query::Candidate;
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
+use crate::resources::writes::Order;
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
@@ -98,7 +99,7 @@ impl Resource for ServiceEntry {
         };
         let writes = Writes {
             objects: desired(&known.cluster, &known.spec),
-            order: Order::Sequential,
+            order: Order::Concurrent,
         };
         Some((known, writes))
     }

@@ -33,10 +33,10 @@ use self::state::{Private, planned_manifests, remember, roots_value, strip_unkno
 use crate::cert::KeyAlgorithm;
 use crate::mesh::trust::{self as tr, Member, MemberCa, TrustSpec};
 use crate::resources::context::Ctx;
-use crate::resources::lifecycle::Order;
 use crate::resources::objects::{Desired, ObjectKey, manifests_of, manifests_value};
 use crate::resources::query::Candidate;
 use crate::resources::resource::{Call, Outcome, Resource, Writes, Written};
+use crate::resources::writes::Order;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::provider::{ApplyRequest, PlanRequest};
@@ -162,8 +162,16 @@ impl Resource for Trust {
     async fn finish(&self, call: Call<'_>, req: &ApplyRequest, w: Written<Resolved>) -> Outcome {
         let Call { ctx, diags } = call;
         let (r, in_place) = (w.change, &w.in_place);
-        for m in &r.input.members {
-            checks::warn_istiod(ctx, m, diags).await;
+        // Warnings only: skipped once the apply is being stopped, each member's at once.
+        if !req.stop.is_raised() {
+            let each = r.input.members.iter().map(|m| async move {
+                let mut d = Diagnostics::new();
+                checks::warn_istiod(ctx, m, &mut d).await;
+                d
+            });
+            for d in futures::future::join_all(each).await {
+                diags.extend(d);
+            }
         }
         let (remembered, known) = remember(&r.input, &r.cas, in_place);
         let (roots, prints) = roots_value(&r.input, &known);
