@@ -29,8 +29,6 @@ pub struct ClusterSet {
     clusters: BTreeMap<String, Member>,
     retry: RetryPolicy,
     delete_timeout: Duration,
-    /// The label selector of the objects [`Self::read`] lists (the owner's label).
-    owner_selector: Option<String>,
     snapshots: Snapshots,
 }
 
@@ -82,17 +80,8 @@ impl ClusterSet {
             clusters,
             retry: RetryPolicy::default(),
             delete_timeout: DELETE_TIMEOUT,
-            owner_selector: None,
             snapshots: Snapshots::default(),
         }
-    }
-
-    /// Lets [`Self::read`] list only the objects matching `selector` (the label every object of
-    /// the owner carries, e.g. `app.kubernetes.io/managed-by=meshfed`). Without it, reads list
-    /// every object of a group.
-    pub fn with_owner_selector(mut self, selector: impl Into<String>) -> Self {
-        self.owner_selector = Some(selector.into());
-        self
     }
 
     /// Replaces the retry bounds (default: [`RetryPolicy::default`]).
@@ -163,7 +152,7 @@ impl ClusterSet {
             field_manager: &self.field_manager,
         };
         let applied = self.call(cluster, Op::Apply, &id, &call).await;
-        self.forget(cluster, &id);
+        self.record(cluster, &id, applied.as_ref().map(Some).map_err(|_| ()));
         applied
     }
 
@@ -183,36 +172,73 @@ impl ClusterSet {
     /// namespace) shared by every read of that group for a few seconds, falling back to a GET
     /// for a name the list lacks or a group that cannot be listed (see [`super::snapshot`]).
     pub async fn read(&self, cluster: &str, object: &ObjectRef) -> Result<Option<Value>, K8sError> {
-        let listing = snapshot::group_of(cluster, object)
-            .and_then(|g| Some((self.snapshots.listing(&g)?, g)));
-        if let Some((listing, group)) = listing {
+        if let Some((listing, group)) = self.listing_of(cluster, object) {
             let listed = listing
                 .objects
                 .get_or_init(|| self.list_group(cluster, object, group))
                 .await;
-            if let Some(found) = listed.as_ref().and_then(|m| m.get(&object.name)) {
-                return Ok(Some(found.clone()));
+            if let Some(Some(found)) = snapshot::Listing::lookup(listed, &object.name) {
+                return Ok(Some(found));
             }
         }
         self.get(cluster, object).await
     }
 
-    /// The owner's objects of `object`'s group by name; `None` when the list fails (a group
-    /// RBAC refuses to list is read with GETs from now on).
+    /// Like [`Self::get_once`], for looking ahead at plan: answered from the object's group list
+    /// (absent from it: `Ok(None)`) when the group can be listed within `within`, else with one
+    /// GET. The first look in a group also makes one GET, so that a missing `get` permission
+    /// (which apply needs) is reported at plan. Advisory only: apply looks again with a GET
+    /// before it writes.
+    pub async fn peek(
+        &self,
+        cluster: &str,
+        object: &ObjectRef,
+        within: Duration,
+    ) -> Option<Result<Option<Value>, K8sError>> {
+        if let Some((listing, group)) = self.listing_of(cluster, object) {
+            let first = self.snapshots.first_look(&group);
+            let list = listing
+                .objects
+                .get_or_init(|| self.list_group(cluster, object, group));
+            let listed = tokio::time::timeout(within, list).await.ok()?;
+            if let Some(found) = snapshot::Listing::lookup(listed, &object.name) {
+                if first {
+                    let got = self.get_once(cluster, object, within).await;
+                    if let Some(Err(e)) =
+                        got.filter(|r| r.as_ref().is_err_and(K8sError::is_access_denied))
+                    {
+                        return Some(Err(e));
+                    }
+                }
+                return Some(Ok(found));
+            }
+        }
+        self.get_once(cluster, object, within).await
+    }
+
+    /// The current listing of `object`'s group and the group, when it is read from lists.
+    fn listing_of(
+        &self,
+        cluster: &str,
+        object: &ObjectRef,
+    ) -> Option<(std::sync::Arc<snapshot::Listing>, snapshot::GroupKey)> {
+        let group = snapshot::group_of(cluster, object)?;
+        Some((self.snapshots.listing(&group)?, group))
+    }
+
+    /// Every object of `object`'s group by name; `None` when the list fails (a group RBAC
+    /// refuses to list is read with GETs from now on).
     async fn list_group(
         &self,
         cluster: &str,
         object: &ObjectRef,
         group: snapshot::GroupKey,
-    ) -> Option<BTreeMap<String, Value>> {
+    ) -> Option<std::sync::Mutex<BTreeMap<String, Value>>> {
         let scope = ObjectRef {
             name: "*".into(),
             ..object.clone()
         };
-        match self
-            .list(cluster, &scope, self.owner_selector.as_deref())
-            .await
-        {
+        match self.list(cluster, &scope, None).await {
             Ok(items) => Some(snapshot::by_name(items)),
             Err(e) => {
                 tracing::debug!(cluster, group = %scope, error = %e, "cannot list; reading objects one by one");
@@ -224,10 +250,15 @@ impl ClusterSet {
         }
     }
 
-    /// Forgets the list `object` belongs to: it was just written or deleted.
-    fn forget(&self, cluster: &str, object: &ObjectRef) {
-        if let Some(group) = snapshot::group_of(cluster, object) {
-            self.snapshots.forget(&group);
+    /// Keeps the list `object` belongs to up to date after a write or delete: `Ok(now)` is the
+    /// object as the API server answered (`None`: gone); an error forgets the list.
+    fn record(&self, cluster: &str, object: &ObjectRef, outcome: Result<Option<&Value>, ()>) {
+        let Some(group) = snapshot::group_of(cluster, object) else {
+            return;
+        };
+        match outcome {
+            Ok(now) => self.snapshots.record(&group, &object.name, now.cloned()),
+            Err(()) => self.snapshots.forget(&group),
         }
     }
 
@@ -291,7 +322,16 @@ impl ClusterSet {
     /// garbage collector in the background. Caveat: an object whose finalizers nobody removes
     /// makes this fail with [`K8sError::Timeout`] after the delete timeout, naming them.
     pub async fn delete(&self, cluster: &str, object: &ObjectRef) -> Result<(), K8sError> {
-        self.forget(cluster, object);
+        let deleted = self.delete_and_wait(cluster, object).await;
+        self.record(
+            cluster,
+            object,
+            deleted.as_ref().map(|_| None).map_err(|_| ()),
+        );
+        deleted
+    }
+
+    async fn delete_and_wait(&self, cluster: &str, object: &ObjectRef) -> Result<(), K8sError> {
         let answer = match self.call(cluster, Op::Delete, object, &Call::Delete).await {
             Ok(answer) => answer,
             // A kind no longer served (its CRD removed) has no objects left.

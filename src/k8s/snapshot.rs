@@ -1,14 +1,16 @@
-//! Reads for refresh without a round trip per object: the first read of an object of a
-//! (cluster, kind, namespace) lists that collection once, restricted to objects carrying the
-//! owner's label, and every read of the group within [`STALENESS`] is answered from that list;
-//! concurrent reads of one group wait for the same list. Terraform refreshes every resource at
-//! the start of a plan, all at once, so a group of hundreds of objects costs one request.
+//! Reads for refresh, and plan's look ahead, without a round trip per object: the first read of
+//! an object of a (cluster, kind, namespace) lists that collection once, and every read of the
+//! group within [`STALENESS`] is answered from that list; concurrent reads of one group wait for
+//! the same list. Terraform refreshes (and plans) every resource at once at the start of a run,
+//! so a group of hundreds of objects costs one request.
 //!
 //! What keeps it correct:
-//! - a name the list does not hold is read with a GET (an object that lost the owner's label,
-//!   or one created after the list), so an object is never taken for deleted on the list's word;
-//! - a write or delete through the [`super::ClusterSet`] forgets its group, so a read after it
-//!   lists again;
+//! - for refresh, a name the list does not hold is read with a GET (an object created after the
+//!   list), so an object is never taken for deleted on the list's word; plan's look ahead, which
+//!   is advisory (apply looks again with a GET before it writes), takes the list's word;
+//! - a write or delete through the [`super::ClusterSet`] updates its group's list with what the
+//!   API server answered (a failed one forgets the list), so a read after it sees it without
+//!   listing again;
 //! - a list older than [`STALENESS`] is made again: a change made by another writer shows in
 //!   any refresh that starts later than that after it;
 //! - a group whose list fails (RBAC without `list`, a kind the server does not serve) is read
@@ -57,10 +59,22 @@ pub(super) fn group_of(cluster: &str, object: &ObjectRef) -> Option<GroupKey> {
     ))
 }
 
-/// One list of a group: the owner's objects by name, or `None` when it could not be made.
+/// One list of a group: its objects by name, or `None` when it could not be made; kept up to
+/// date with the writes and deletes made through the same engine.
 pub(super) struct Listing {
     made: Instant,
-    pub(super) objects: OnceCell<Option<BTreeMap<String, Value>>>,
+    pub(super) objects: OnceCell<Option<Mutex<BTreeMap<String, Value>>>>,
+}
+
+impl Listing {
+    /// The listed object `name` (`Some(None)`: listed as absent); `None` when there is no list.
+    pub(super) fn lookup(
+        listed: &Option<Mutex<BTreeMap<String, Value>>>,
+        name: &str,
+    ) -> Option<Option<Value>> {
+        let map = listed.as_ref()?.lock().expect("snapshot lock");
+        Some(map.get(name).cloned())
+    }
 }
 
 /// The lists of one process.
@@ -69,6 +83,8 @@ pub(super) struct Snapshots {
     lists: Mutex<HashMap<GroupKey, Arc<Listing>>>,
     /// Groups the API server refused to list (403): read with GETs from now on.
     refused: Mutex<BTreeSet<GroupKey>>,
+    /// Groups where a look ahead already made one GET (to learn whether `get` is allowed).
+    get_tried: Mutex<BTreeSet<GroupKey>>,
 }
 
 impl Snapshots {
@@ -93,9 +109,31 @@ impl Snapshots {
         }))
     }
 
-    /// Forgets the list of `group` (an object of it was written or deleted).
+    /// Records in the current list of `group` (if there is one) what a write or delete left:
+    /// the object `name` as it is now, or `None` when it is gone.
+    pub(super) fn record(&self, group: &GroupKey, name: &str, now: Option<Value>) {
+        let lists = self.lists.lock().expect("snapshot lock");
+        let Some(Some(map)) = lists.get(group).and_then(|l| l.objects.get()) else {
+            return;
+        };
+        let mut map = map.lock().expect("snapshot lock");
+        match now {
+            Some(live) => map.insert(name.to_string(), live),
+            None => map.remove(name),
+        };
+    }
+
+    /// Forgets the list of `group` (a write or delete in it failed: what is there is unknown).
     pub(super) fn forget(&self, group: &GroupKey) {
         self.lists.lock().expect("snapshot lock").remove(group);
+    }
+
+    /// Whether this is the first look ahead in `group` (and records that it was made).
+    pub(super) fn first_look(&self, group: &GroupKey) -> bool {
+        self.get_tried
+            .lock()
+            .expect("snapshot lock")
+            .insert(group.clone())
     }
 
     /// Reads `group` with GETs from now on.
@@ -104,15 +142,23 @@ impl Snapshots {
     }
 }
 
-/// The owner's objects of a list answer, by name.
-pub(super) fn by_name(items: Vec<Value>) -> BTreeMap<String, Value> {
-    items
+/// The objects of a list answer, by name, each without the field sets of its managed fields
+/// (`fieldsV1`: often as large as the object; only the managers' names are ever read), so that
+/// the lists of thousands of objects stay small in memory.
+pub(super) fn by_name(items: Vec<Value>) -> Mutex<BTreeMap<String, Value>> {
+    let map = items
         .into_iter()
-        .filter_map(|o| {
+        .filter_map(|mut o| {
             let name = o.pointer("/metadata/name")?.as_str()?.to_string();
+            if let Some(Value::Array(fields)) = o.pointer_mut("/metadata/managedFields") {
+                for f in fields.iter_mut().filter_map(Value::as_object_mut) {
+                    f.remove("fieldsV1");
+                }
+            }
             Some((name, o))
         })
-        .collect()
+        .collect();
+    Mutex::new(map)
 }
 
 #[cfg(test)]
@@ -139,6 +185,18 @@ mod tests {
             "meshfed-export-bar",
         );
         assert!(group_of("a", &policy).is_some());
+    }
+
+    #[test]
+    fn listed_objects_keep_their_managers_but_not_their_field_sets() {
+        let item = serde_json::json!({"metadata": {"name": "x", "managedFields": [
+            {"manager": "meshfed", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]}});
+        let map = by_name(vec![item]).into_inner().expect("map");
+        let fields = &map["x"]["metadata"]["managedFields"];
+        assert_eq!(
+            fields,
+            &serde_json::json!([{"manager": "meshfed", "operation": "Apply"}])
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::values::Field;
 use crate::k8s::ClusterSet;
 use crate::k8s::config::Connection;
-use crate::mesh::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, MeshFacts};
+use crate::mesh::MeshFacts;
 use crate::tfplugin::diag::{AttrPath, Diagnostic};
 
 /// Field manager used for server-side apply unless configured otherwise.
@@ -41,8 +41,7 @@ impl ProviderConfig {
             .iter()
             .filter_map(|(name, c)| Some((name.clone(), c.connection.as_known()?.clone())))
             .collect();
-        let owner = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
-        ClusterSet::new(self.field_manager.clone(), connections).with_owner_selector(owner)
+        ClusterSet::new(self.field_manager.clone(), connections)
     }
 
     /// The configured cluster `name`, or the diagnostic (on `path`) for a name that is not.

@@ -140,7 +140,8 @@ pub async fn guard(
 }
 
 /// At plan: the refusals for objects to be created (`new`) that exist and are not meshfed's, in
-/// clusters that answer within [`LOOKAHEAD`]. A cluster that is not configured with known
+/// clusters that answer within [`LOOKAHEAD`] (from one list per kind and namespace where the
+/// identity may list: [`ClusterSet::peek`]). A cluster that is not configured with known
 /// settings, fails or is slow gets no look: apply checks again.
 pub async fn look_ahead(clusters: &ClusterSet, new: Vec<ObjectKey>, hint: Hint<'_>) -> Diagnostics {
     let reachable: Vec<ObjectKey> = new
@@ -149,9 +150,7 @@ pub async fn look_ahead(clusters: &ClusterSet, new: Vec<ObjectKey>, hint: Hint<'
         .collect();
     let looks = stream::iter(reachable)
         .map(|key| async move {
-            let live = clusters
-                .get_once(&key.cluster, &key.object, LOOKAHEAD)
-                .await;
+            let live = clusters.peek(&key.cluster, &key.object, LOOKAHEAD).await;
             (key, live)
         })
         .buffer_unordered(CONCURRENT_LOOKS)

@@ -1,8 +1,9 @@
 //! Refresh reads from one list (`ClusterSet::read`, `meshfed::k8s` `snapshot`) against a control
 //! plane of its own, whose API server counts every request (`/metrics`,
-//! `apiserver_request_total`): reading 30 objects of one kind and namespace at once costs one
-//! LIST; an object without the owner's label is still found, with a GET; a missing one reads as
-//! gone; a write through the engine makes the next read list again. Needs a real control plane.
+//! `apiserver_request_total`): reading 31 objects of one kind and namespace at once (one made by
+//! hand) costs one LIST and no GET; a missing one reads as gone (a GET makes sure); plan's look
+//! ahead (`peek`) is answered from the same list (one GET checks that `get` is allowed); a write
+//! or delete through the engine updates the list. Needs a real control plane.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +49,7 @@ async fn counts(admin: &kube::Client) -> (u64, u64) {
 }
 
 #[tokio::test]
-async fn a_refresh_of_many_objects_costs_one_list_and_gets_only_for_what_it_lacks() {
+async fn a_refresh_and_a_look_ahead_of_many_objects_cost_one_list() {
     let planes = ControlPlanes::start(&[S]);
     let admin = planes.client(S).await;
     ensure_namespace(&admin, NS).await;
@@ -56,15 +57,14 @@ async fn a_refresh_of_many_objects_costs_one_list_and_gets_only_for_what_it_lack
         path: Some(planes.kubeconfig().to_path_buf()),
         context: Some(planes.context(S)),
     };
-    let set = ClusterSet::new("meshfed", BTreeMap::from([(S.to_string(), connection)]))
-        .with_owner_selector("app.kubernetes.io/managed-by=meshfed");
+    let set = ClusterSet::new("meshfed", BTreeMap::from([(S.to_string(), connection)]));
     let mut objects: Vec<ObjectRef> = Vec::new();
     for i in 0..30 {
         let se = service_entry(NS, &format!("entry-{i}"), "STATIC");
         set.apply(S, &se).await.expect("apply");
         objects.push(id(&se));
     }
-    // One made by hand, without meshfed's label: not in the list, found all the same.
+    // One made by hand, without meshfed's label: in the list too.
     let gvk = GroupVersionKind::gvk("networking.istio.io", "v1", "ServiceEntry");
     let api: Api<DynamicObject> =
         Api::namespaced_with(admin.clone(), NS, &ApiResource::from_gvk(&gvk));
@@ -86,19 +86,37 @@ async fn a_refresh_of_many_objects_costs_one_list_and_gets_only_for_what_it_lack
         assert_eq!(live["metadata"]["name"], json!(o.name));
     }
     assert_eq!(after.0 - before.0, 1, "one LIST for 31 reads");
-    assert_eq!(
-        after.1 - before.1,
-        1,
-        "one GET, for the object without the label"
-    );
+    assert_eq!(after.1 - before.1, 0, "no GET");
 
     let missing = ObjectRef::namespaced("networking.istio.io/v1", "ServiceEntry", NS, "nothing");
     assert!(
         set.read(S, &missing).await.expect("read").is_none(),
         "gone reads as gone"
     );
+    let before = counts(&admin).await;
+    let within = std::time::Duration::from_secs(3);
+    let peeked = set.peek(S, &missing, within).await.expect("an answer");
+    assert!(
+        peeked.expect("no error").is_none(),
+        "absent at a look ahead"
+    );
+    let by_hand = set
+        .peek(S, &id(&unlabelled), within)
+        .await
+        .expect("an answer");
+    assert!(
+        by_hand.expect("no error").is_some(),
+        "the one made by hand is seen"
+    );
+    let after = counts(&admin).await;
+    // The first look in a group also GETs its object once: a missing `get` shows at plan.
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 1),
+        "answered from the list, after one GET that checks the permission"
+    );
 
-    // A write forgets the list: the next read lists again and sees the change.
+    // A write through the engine updates the list: the next read sees it without a request.
     let mut changed = service_entry(NS, "entry-0", "STATIC");
     changed["spec"]["hosts"] = json!(["changed.example.com"]);
     set.apply(S, &changed).await.expect("apply");
@@ -110,5 +128,12 @@ async fn a_refresh_of_many_objects_costs_one_list_and_gets_only_for_what_it_lack
         .expect("there");
     let after = counts(&admin).await;
     assert_eq!(live["spec"]["hosts"], json!(["changed.example.com"]));
-    assert_eq!(after.0 - before.0, 1, "listed again after the write");
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 0),
+        "from the updated list"
+    );
+    // And a delete: gone from the list (the GET that makes sure finds nothing).
+    set.delete(S, &objects[1]).await.expect("delete");
+    assert!(set.read(S, &objects[1]).await.expect("read").is_none());
 }
