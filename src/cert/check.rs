@@ -269,6 +269,18 @@ pub fn parse_root(pem: &str, now: OffsetDateTime) -> Result<RootInfo, CertProble
     })
 }
 
+/// When the first certificate in `pem` expires; `None` when `pem` holds no certificate.
+pub fn not_after(pem: &str) -> Option<OffsetDateTime> {
+    let ders = certificates(CaField::RootCertPem, pem).ok()?;
+    let first = ders.first()?;
+    Some(view(first).validity().not_after.to_datetime())
+}
+
+/// `t` as RFC 3339 text, as meshfed shows dates.
+pub fn rfc3339_text(t: OffsetDateTime) -> String {
+    rfc3339(t)
+}
+
 /// The DER of every certificate in `pem`; an error when there is none, when a block is not a
 /// certificate, or when one does not parse as X.509.
 pub(crate) fn certificates(field: CaField, pem: &str) -> Result<Vec<Vec<u8>>, CertProblem> {

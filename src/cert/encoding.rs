@@ -83,6 +83,21 @@ pub fn first_pem(text: &str) -> String {
     }
 }
 
+/// The text of every PEM block in `text`, each as [`pem_text`] of what was written (a root
+/// bundle's certificates, one by one); empty when `text` holds no well-formed block.
+pub fn pem_texts(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Ok((_, end)) = Pem::read(Cursor::new(rest.as_bytes())) {
+        let Some((block, tail)) = rest.split_at_checked(end) else {
+            break;
+        };
+        out.push(pem_text(block.trim_start()));
+        rest = tail;
+    }
+    out
+}
+
 /// PEM text ending in exactly one newline, so that texts concatenate into a valid bundle and
 /// compare equal however they were entered.
 pub fn pem_text(pem: &str) -> String {
@@ -130,6 +145,18 @@ mod tests {
         assert_eq!(first_pem(&format!("{CERT}{other}")), CERT);
         assert_eq!(first_pem(other), format!("{other}\n"));
         assert_eq!(first_pem("not pem"), "not pem");
+    }
+
+    #[test]
+    fn every_block_of_a_bundle_is_cut_as_written_and_normalised() {
+        let other = "-----BEGIN CERTIFICATE-----\nBgcI\n-----END CERTIFICATE-----";
+        let bundle = format!("\n{CERT}\n\n{other}");
+        assert_eq!(
+            pem_texts(&bundle),
+            vec![CERT.to_string(), format!("{other}\n")]
+        );
+        assert_eq!(pem_texts(CERT), vec![CERT.to_string()]);
+        assert!(pem_texts("not pem").is_empty());
     }
 
     #[test]

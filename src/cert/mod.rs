@@ -28,7 +28,7 @@ mod key;
 
 pub use check::{
     CaField, CertProblem, CheckedCa, ProblemKind, ProvidedCa, RootInfo, certificate_fingerprint,
-    check_certificates, check_provided, parse_root,
+    check_certificates, check_provided, not_after, parse_root, rfc3339_text,
 };
 pub use encoding::fingerprint_sha256;
 pub use generate::{

@@ -12,6 +12,15 @@
 //!   `SHARED_MESH_CONFIG=meshfed-mesh-config` and `ISTIO_MULTIROOT_MESH=true`. Rendered in both
 //!   bundle modes: it is the only place that binds a root to its trust domain.
 //!
+//! - Secret `meshfed-cacerts-next` while a member's CA is being rotated to a CA meshfed generated
+//!   and the member does not sign with it yet (phase `overlap`): the new CA, key included, kept
+//!   in the cluster until the switch writes it into `cacerts`. istiod never reads it.
+//!
+//! A party may have several roots: during a rotation both the old and the new root are trusted,
+//! by the member itself (`root-cert.pem`) and by every other member (root ConfigMap: the
+//! roots concatenated; mesh config: one `caCertificates` entry per root, each bound to the
+//! party's trust domain, as istiod takes one certificate per entry).
+//!
 //! `istio-ca-root-cert` is never rendered: istiod owns it.
 //!
 //! Every object comes in two forms ([`Rendered`]): `apply`, the object sent to the cluster (the
@@ -27,7 +36,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use super::{Manifest, metadata, to_yaml};
-use crate::cert::encoding::{base64_encode, pem_text, sha256_display};
+use crate::cert::encoding::{base64_encode, pem_text, pem_texts, sha256_display};
 use crate::cert::{CaMaterial, CheckedCa};
 
 /// Name of istiod's plug-in CA Secret.
@@ -38,6 +47,8 @@ pub const MESH_CONFIG_CONFIGMAP: &str = "meshfed-mesh-config";
 pub const MESH_CONFIG_KEY: &str = "mesh";
 /// Key of a root in the `<party>-ca-root-cert` ConfigMaps and in `cacerts`.
 pub const ROOT_CERT_KEY: &str = "root-cert.pem";
+/// The Secret holding a generated CA a member rotates to, until it signs with it.
+pub const NEXT_CA_SECRET: &str = "meshfed-cacerts-next";
 /// The ConfigMap istiod owns and meshfed never writes.
 pub const ISTIO_ROOT_CONFIGMAP: &str = "istio-ca-root-cert";
 
@@ -93,7 +104,7 @@ impl MemberCa {
     }
 
     /// `(ca-cert.pem, ca-key.pem, cert-chain.pem)` when meshfed writes `cacerts`.
-    fn signing(&self) -> Option<(&str, &str, &str)> {
+    pub fn signing(&self) -> Option<(&str, &str, &str)> {
         match self {
             MemberCa::Generated(m) => Some((
                 &m.intermediate_cert_pem,
@@ -112,14 +123,48 @@ pub struct Member {
     pub cluster: String,
     pub trust_domain: String,
     pub istio_namespace: String,
+    /// The CA in `cacerts`, whose root comes first.
     pub ca: MemberCa,
+    /// The member's other roots, trusted next to its CA's root during a rotation (the new
+    /// root before the switch, the old one after it), in this order.
+    pub extra_roots: Vec<String>,
+    /// A generated CA the member rotates to and does not sign with yet: written to
+    /// [`NEXT_CA_SECRET`].
+    pub next: Option<CaMaterial>,
+}
+
+impl Member {
+    /// Every root of this member: its CA's root first, then the extra ones (no repeats).
+    pub fn roots(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let own = std::iter::once(self.ca.root_cert_pem());
+        for r in own.chain(self.extra_roots.iter().map(String::as_str)) {
+            let r = pem_text(r);
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
 }
 
 /// An external party: trusted by every member, receives nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     pub trust_domain: String,
+    /// One root, or several while the peer rotates its CA.
     pub root_cert_pem: String,
+}
+
+impl Peer {
+    /// Every root of the peer, in the order given (the text itself when it holds no PEM).
+    pub fn roots(&self) -> Vec<String> {
+        let all = pem_texts(&self.root_cert_pem);
+        if all.is_empty() {
+            return vec![pem_text(&self.root_cert_pem)];
+        }
+        all
+    }
 }
 
 /// A checked `meshfed_trust`.
@@ -130,11 +175,19 @@ pub struct TrustSpec {
     pub bundle: BundleMode,
 }
 
-/// A party of the federation (member or peer): a trust domain and its root.
+/// A party of the federation (member or peer): a trust domain and its roots (sorted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Party {
     pub trust_domain: String,
-    pub root_cert_pem: String,
+    /// One root, or several during a rotation; each PEM text ending in one newline.
+    pub roots: Vec<String>,
+}
+
+impl Party {
+    /// The roots as one PEM bundle.
+    pub fn bundle(&self) -> String {
+        self.roots.concat()
+    }
 }
 
 /// Why a spec cannot be rendered.
@@ -188,16 +241,13 @@ pub fn parties(spec: &TrustSpec) -> Result<Vec<Party>, TrustError> {
             });
         }
     }
-    let members = spec
-        .members
-        .iter()
-        .map(|m| (&m.trust_domain, m.ca.root_cert_pem()));
-    let peers = spec
-        .peers
-        .iter()
-        .map(|p| (&p.trust_domain, p.root_cert_pem.as_str()));
+    let members = spec.members.iter().map(|m| (&m.trust_domain, m.roots()));
+    let peers = spec.peers.iter().map(|p| (&p.trust_domain, p.roots()));
     let mut out: Vec<Party> = Vec::new();
-    for (td, root) in members.chain(peers) {
+    for (td, mut roots) in members.chain(peers) {
+        // Others see a party's roots in one order whichever signs, so a rotation's switch
+        // changes nothing in their bundles.
+        roots.sort();
         if out.iter().any(|p| &p.trust_domain == td) {
             return Err(TrustError::DuplicateTrustDomain {
                 trust_domain: td.clone(),
@@ -206,7 +256,7 @@ pub fn parties(spec: &TrustSpec) -> Result<Vec<Party>, TrustError> {
         check_configmap_name(td)?;
         out.push(Party {
             trust_domain: td.clone(),
-            root_cert_pem: pem_text(root),
+            roots,
         });
     }
     out.sort_by(|a, b| a.trust_domain.cmp(&b.trust_domain));
@@ -233,6 +283,9 @@ pub fn render(spec: &TrustSpec) -> Result<Vec<Rendered>, TrustError> {
         if let Some(secret) = cacerts(m, &others, spec.bundle) {
             out.push(secret);
         }
+        if let Some(next) = &m.next {
+            out.push(next_ca(m, next));
+        }
         for p in &others {
             out.push(same(root_configmap(m, p)));
         }
@@ -243,10 +296,10 @@ pub fn render(spec: &TrustSpec) -> Result<Vec<Rendered>, TrustError> {
 
 fn cacerts(m: &Member, others: &[&Party], bundle: BundleMode) -> Option<Rendered> {
     let (cert, key, chain) = m.ca.signing()?;
-    let mut root = pem_text(m.ca.root_cert_pem());
+    let mut root = m.roots().concat();
     if bundle == BundleMode::Cacerts {
         for p in others {
-            root.push_str(&p.root_cert_pem);
+            root.push_str(&p.bundle());
         }
     }
     let entries = [
@@ -255,6 +308,22 @@ fn cacerts(m: &Member, others: &[&Party], bundle: BundleMode) -> Option<Rendered
         ("cert-chain.pem", pem_text(chain)),
         (ROOT_CERT_KEY, root),
     ];
+    Some(secret(m, CACERTS_SECRET, &entries))
+}
+
+/// The CA a member rotates to, kept until the switch.
+fn next_ca(m: &Member, next: &CaMaterial) -> Rendered {
+    let entries = [
+        ("ca-cert.pem", pem_text(&next.intermediate_cert_pem)),
+        ("ca-key.pem", pem_text(&next.intermediate_key_pem)),
+        ("cert-chain.pem", pem_text(&next.cert_chain_pem)),
+        (ROOT_CERT_KEY, pem_text(&next.root_cert_pem)),
+    ];
+    secret(m, NEXT_CA_SECRET, &entries)
+}
+
+/// A Secret of `m` in both forms: applied (base64) and shown (digests).
+fn secret(m: &Member, name: &str, entries: &[(&str, String)]) -> Rendered {
     let data = |show: &dyn Fn(&[u8]) -> String| -> Value {
         let map: Map<String, Value> = entries
             .iter()
@@ -266,16 +335,16 @@ fn cacerts(m: &Member, others: &[&Party], bundle: BundleMode) -> Option<Rendered
         Manifest::new(
             "v1",
             "Secret",
-            metadata(CACERTS_SECRET, &m.istio_namespace),
+            metadata(name, &m.istio_namespace),
             "data",
             body,
         )
     };
-    Some(Rendered {
+    Rendered {
         cluster: m.cluster.clone(),
         manifest: object(data(&sha256_display)),
         apply: object(data(&base64_encode)),
-    })
+    }
 }
 
 fn root_configmap(m: &Member, p: &Party) -> Manifest {
@@ -284,7 +353,7 @@ fn root_configmap(m: &Member, p: &Party) -> Manifest {
         "ConfigMap",
         metadata(&root_configmap_name(&p.trust_domain), &m.istio_namespace),
         "data",
-        json!({ ROOT_CERT_KEY: p.root_cert_pem }),
+        json!({ ROOT_CERT_KEY: p.bundle() }),
     )
 }
 
@@ -303,7 +372,8 @@ fn mesh_config(m: &Member, others: &[&Party]) -> Manifest {
 pub fn mesh_config_text(others: &[&Party]) -> String {
     let ca_certificates: Vec<Value> = others
         .iter()
-        .map(|p| json!({ "pem": p.root_cert_pem, "trustDomains": [p.trust_domain] }))
+        .flat_map(|p| p.roots.iter().map(move |r| (r, &p.trust_domain)))
+        .map(|(pem, td)| json!({ "pem": pem, "trustDomains": [td] }))
         .collect();
     to_yaml(&json!({
         "caCertificates": ca_certificates,
@@ -336,253 +406,5 @@ pub fn check_configmap_name(trust_domain: &str) -> Result<(), TrustError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cert::{CaRequest, generate_ca};
-    use crate::mesh::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-
-    /// PEM with a fixed, readable body, so goldens stay stable: nothing here parses it.
-    fn pem(label: &str, text: &str) -> String {
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            base64_encode(text.as_bytes())
-        )
-    }
-
-    fn stub(td: &str) -> CaMaterial {
-        let root = pem("CERTIFICATE", &format!("{td} root"));
-        let int = pem("CERTIFICATE", &format!("{td} intermediate"));
-        CaMaterial {
-            cert_chain_pem: format!("{int}{root}"),
-            root_cert_pem: root,
-            intermediate_cert_pem: int,
-            intermediate_key_pem: pem("PRIVATE KEY", &format!("{td} intermediate key")),
-        }
-    }
-
-    fn member(cluster: &str, ca: MemberCa) -> Member {
-        Member {
-            cluster: cluster.into(),
-            trust_domain: cluster.into(),
-            istio_namespace: "istio-system".into(),
-            ca,
-        }
-    }
-
-    fn two(bundle: BundleMode, ca: impl Fn(&str) -> CaMaterial) -> TrustSpec {
-        TrustSpec {
-            members: ["cluster-b.local", "cluster-a.local"]
-                .map(|c| member(c, MemberCa::Generated(ca(c))))
-                .into(),
-            peers: vec![],
-            bundle,
-        }
-    }
-
-    fn peer(trust_domain: &str, root_cert_pem: String) -> Peer {
-        let trust_domain = trust_domain.into();
-        Peer {
-            trust_domain,
-            root_cert_pem,
-        }
-    }
-
-    fn with_peer(mut spec: TrustSpec) -> TrustSpec {
-        let root = pem("CERTIFICATE", "cluster-c.local root");
-        spec.peers.push(peer("cluster-c.local", root));
-        spec
-    }
-
-    fn golden(name: &str, spec: &TrustSpec) {
-        let out = render(spec).expect("render");
-        for r in &out {
-            assert!(
-                !r.manifest.to_yaml().contains("PRIVATE KEY"),
-                "a key reached a manifest"
-            );
-        }
-        let objects = || {
-            let out = render(spec).expect("render");
-            out.into_iter().map(|r| (r.cluster, r.manifest)).collect()
-        };
-        crate::mesh::golden::check(name, objects);
-    }
-
-    fn of<'a>(out: &'a [Rendered], cluster: &str, name: &str) -> &'a Rendered {
-        let found = out
-            .iter()
-            .find(|r| r.cluster == cluster && r.manifest.name == name);
-        found.unwrap_or_else(|| panic!("no {name} in {cluster}"))
-    }
-
-    fn has(out: &[Rendered], cluster: &str, name: &str) -> bool {
-        out.iter()
-            .any(|r| r.cluster == cluster && r.manifest.name == name)
-    }
-
-    /// A value of the applied object's `data`, base64-decoded for Secrets.
-    fn data(r: &Rendered, key: &str) -> String {
-        let v = r.apply.object["data"][key]
-            .as_str()
-            .expect("a string value");
-        if r.apply.kind != "Secret" {
-            return v.to_string();
-        }
-        let bytes = crate::cert::encoding::base64_decode(v).expect("base64");
-        String::from_utf8(bytes).expect("UTF-8")
-    }
-
-    fn mesh_config_of(out: &[Rendered], cluster: &str) -> Value {
-        let text = data(of(out, cluster, MESH_CONFIG_CONFIGMAP), MESH_CONFIG_KEY);
-        serde_saphyr::from_str(&text).expect("the mesh config is YAML")
-    }
-
-    #[test]
-    fn two_generated_members_in_mesh_config_mode_render_as_the_golden_file() {
-        golden("trust_mesh_config.yaml", &two(BundleMode::MeshConfig, stub));
-    }
-
-    #[test]
-    fn two_generated_members_in_cacerts_mode_render_as_the_golden_file() {
-        golden("trust_cacerts.yaml", &two(BundleMode::Cacerts, stub));
-    }
-
-    #[test]
-    fn two_members_and_an_external_peer_render_as_the_golden_file() {
-        let spec = with_peer(two(BundleMode::MeshConfig, stub));
-        golden("trust_peer.yaml", &spec);
-    }
-
-    #[test]
-    fn each_member_trusts_the_other_members_root_under_its_trust_domain_and_never_its_own() {
-        let out = render(&two(BundleMode::MeshConfig, stub)).expect("render");
-        let a_root = stub("cluster-a.local").root_cert_pem;
-        let b_root = stub("cluster-b.local").root_cert_pem;
-        let record = of(&out, "cluster-a.local", "cluster-b.local-ca-root-cert");
-        assert_eq!(data(record, ROOT_CERT_KEY), b_root);
-        assert!(!has(
-            &out,
-            "cluster-a.local",
-            "cluster-a.local-ca-root-cert"
-        ));
-        let mesh = mesh_config_of(&out, "cluster-a.local");
-        let only_b = json!([{ "pem": b_root, "trustDomains": ["cluster-b.local"] }]);
-        assert_eq!(mesh["caCertificates"], only_b);
-        assert_ne!(mesh["caCertificates"][0]["pem"], json!(a_root));
-        let agent = &mesh["defaultConfig"]["proxyMetadata"]["PROXY_CONFIG_XDS_AGENT"];
-        assert_eq!(agent, "true");
-    }
-
-    #[test]
-    fn an_external_peer_is_trusted_by_every_member() {
-        let out = render(&with_peer(two(BundleMode::MeshConfig, stub))).expect("render");
-        let c_root = pem("CERTIFICATE", "cluster-c.local root");
-        for cluster in ["cluster-a.local", "cluster-b.local"] {
-            let record = of(&out, cluster, "cluster-c.local-ca-root-cert");
-            assert_eq!(data(record, ROOT_CERT_KEY), c_root);
-            let c = json!({ "pem": c_root, "trustDomains": ["cluster-c.local"] });
-            let cas = mesh_config_of(&out, cluster)["caCertificates"].clone();
-            assert!(
-                cas.as_array().expect("list").contains(&c),
-                "{cluster}: {cas}"
-            );
-        }
-    }
-
-    #[test]
-    fn root_cert_pem_holds_the_own_root_first_then_the_others_only_in_cacerts_mode() {
-        let (a, b) = (stub("cluster-a.local"), stub("cluster-b.local"));
-        let out = render(&two(BundleMode::Cacerts, stub)).expect("render");
-        let root = data(of(&out, "cluster-b.local", CACERTS_SECRET), ROOT_CERT_KEY);
-        assert_eq!(root, format!("{}{}", b.root_cert_pem, a.root_cert_pem));
-        let out = render(&two(BundleMode::MeshConfig, stub)).expect("render");
-        let root = data(of(&out, "cluster-b.local", CACERTS_SECRET), ROOT_CERT_KEY);
-        assert_eq!(root, b.root_cert_pem);
-    }
-
-    #[test]
-    fn no_manifest_holds_a_private_key_while_the_applied_secret_does() {
-        let now = time::OffsetDateTime::now_utc();
-        let spec = two(BundleMode::Cacerts, |td| {
-            generate_ca(CaRequest::new(td, now)).expect("ca")
-        });
-        for r in render(&spec).expect("render") {
-            assert!(
-                !r.manifest.to_yaml().contains("PRIVATE KEY"),
-                "{} in {}",
-                r.manifest.name,
-                r.cluster
-            );
-            assert!(!format!("{r:?}").contains("PRIVATE KEY"));
-            if r.manifest.kind != "Secret" {
-                continue;
-            }
-            assert!(data(&r, "ca-key.pem").contains("PRIVATE KEY"));
-            for k in r.apply.object["data"].as_object().expect("data").keys() {
-                let shown = sha256_display(data(&r, k).as_bytes());
-                assert_eq!(r.manifest.object["data"][k], json!(shown), "{k}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_member_adopting_its_clusters_ca_gets_no_secret_but_is_trusted_by_the_others() {
-        let mut spec = two(BundleMode::Cacerts, stub);
-        let root_cert_pem = pem("CERTIFICATE", "cluster-b.local own istiod root");
-        spec.members[0].ca = MemberCa::Cluster {
-            root_cert_pem: root_cert_pem.clone(),
-        };
-        let out = render(&spec).expect("render");
-        assert!(!has(&out, "cluster-b.local", CACERTS_SECRET));
-        let record = of(&out, "cluster-a.local", "cluster-b.local-ca-root-cert");
-        assert_eq!(data(record, ROOT_CERT_KEY), root_cert_pem);
-        assert!(has(&out, "cluster-b.local", "cluster-a.local-ca-root-cert"));
-    }
-
-    #[test]
-    fn every_object_is_labelled_and_istiods_own_root_configmap_is_never_written() {
-        for r in render(&with_peer(two(BundleMode::Cacerts, stub))).expect("render") {
-            for m in [&r.manifest, &r.apply] {
-                let label = &m.object["metadata"]["labels"][MANAGED_BY_LABEL];
-                assert_eq!(label, MANAGED_BY_VALUE);
-                assert_ne!(m.name, ISTIO_ROOT_CONFIGMAP);
-                assert_eq!(m.namespace, "istio-system");
-            }
-        }
-    }
-
-    #[test]
-    fn the_order_of_members_and_peers_in_configuration_does_not_change_the_output() {
-        let spec = with_peer(two(BundleMode::MeshConfig, stub));
-        let mut reversed = spec.clone();
-        reversed.members.reverse();
-        assert_eq!(render(&spec), render(&reversed));
-    }
-
-    #[test]
-    fn a_cluster_or_trust_domain_listed_twice_or_unfit_for_a_name_is_refused() {
-        let mut spec = two(BundleMode::MeshConfig, stub);
-        spec.members[1].cluster = "cluster-b.local".into();
-        let err = render(&spec);
-        assert!(matches!(err, Err(TrustError::DuplicateCluster { .. })));
-        let mut spec = two(BundleMode::MeshConfig, stub);
-        spec.peers.push(peer("cluster-a.local", String::new()));
-        let err = render(&spec);
-        assert!(matches!(err, Err(TrustError::DuplicateTrustDomain { .. })));
-        let mut spec = two(BundleMode::MeshConfig, stub);
-        spec.peers.push(peer("td_c", String::new()));
-        assert!(matches!(
-            render(&spec),
-            Err(TrustError::NameConfigMap { .. })
-        ));
-    }
-
-    #[test]
-    fn bundle_modes_round_trip_through_their_names() {
-        for (mode, name) in BundleMode::ALL {
-            assert_eq!(mode.as_str(), name);
-            assert_eq!(BundleMode::parse(name), Some(mode));
-        }
-        assert_eq!(BundleMode::default(), BundleMode::MeshConfig);
-    }
-}
+#[path = "trust_tests.rs"]
+mod tests;

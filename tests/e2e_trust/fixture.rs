@@ -183,7 +183,8 @@ impl Planes {
         Some(serde_saphyr::from_str(text).expect("the mesh config is YAML"))
     }
 
-    /// `caCertificates` of the mesh config: trust domain → root.
+    /// `caCertificates` of the mesh config: trust domain → its roots, concatenated in the order
+    /// of the entries (one entry per root).
     pub fn ca_certificates(&self, cluster: &str) -> BTreeMap<String, String> {
         let mesh = self
             .mesh_config(cluster)
@@ -192,15 +193,20 @@ impl Planes {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        entries
-            .iter()
-            .map(|e| {
-                let tds = e["trustDomains"].as_array().expect("trustDomains");
-                assert_eq!(tds.len(), 1, "one trust domain per root: {e}");
-                let td = tds[0].as_str().expect("a trust domain").to_string();
-                (td, e["pem"].as_str().expect("a pem").to_string())
-            })
-            .collect()
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        for e in &entries {
+            let tds = e["trustDomains"].as_array().expect("trustDomains");
+            assert_eq!(tds.len(), 1, "one trust domain per root: {e}");
+            let td = tds[0].as_str().expect("a trust domain").to_string();
+            let pem = e["pem"].as_str().expect("a pem");
+            assert_eq!(
+                cert::encoding::certificate_count(pem),
+                1,
+                "one root per entry: {e}"
+            );
+            out.entry(td).or_default().push_str(pem);
+        }
+        out
     }
 
     /// The roots `cluster`'s workloads trust, as its objects list them: its own `root-cert.pem`

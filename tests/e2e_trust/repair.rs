@@ -75,28 +75,77 @@ fn a_lost_secret_regenerates_that_members_ca_and_propagates_the_new_root() {
         let dir = p.dir(cli, &example());
         dir.run_ok(&APPLY);
         let (old_a, b_secret) = (p.root(A), p.secret(B).expect("Secret"));
+        let old_a = pems(&old_a).concat();
         p.delete_secret(A);
 
         let plan = dir.run_code(2, &PLAN);
         assert_plan_regenerates_only_as_ca(cli, &plan);
 
-        dir.run_ok(&APPLY);
-        let new_a = p.root(A);
-        assert_ne!(new_a, old_a, "{cli}: A has a new root");
-        assert_eq!(p.recorded_root(B, A), Some(new_a.clone()), "{cli}");
-        assert_eq!(
-            p.ca_certificates(B),
-            BTreeMap::from([(A.to_string(), new_a.clone())]),
-            "{cli}"
+        let out = dir.run_ok(&APPLY);
+        assert!(
+            out.combined().contains("is lost and will be regenerated"),
+            "{cli}: {out}"
         );
+        // Phase "switch" of a rotation: A signs with a new CA; its old root stays trusted in A
+        // and in B, so certificates of the lost CA keep working until A's workloads rotate.
+        let own = pems(&p.root(A));
+        assert_eq!(
+            own.len(),
+            2,
+            "{cli}: A's root-cert.pem: the new root, then the lost one"
+        );
+        let new_a = own[0].clone();
+        assert_ne!(new_a, old_a, "{cli}: A has a new root");
+        assert_eq!(own[1], old_a, "{cli}: the lost root stays trusted in A");
+        let both = sorted(vec![new_a.clone(), old_a.clone()]);
+        let recorded = p.recorded_root(B, A).map(|r| sorted(pems(&r)));
+        assert_eq!(
+            recorded,
+            Some(both.clone()),
+            "{cli}: B records both of A's roots"
+        );
+        let in_mesh = p.ca_certificates(B).get(A).map(|r| sorted(pems(r)));
+        assert_eq!(in_mesh, Some(both), "{cli}: B trusts both of A's roots");
         assert_eq!(p.secret(B), Some(b_secret), "{cli}: B's CA is kept");
         let v = values(&dir, "meshfed_trust.fed");
-        assert_eq!(v["root_certificates"][A], json!(new_a), "{cli}");
+        assert_eq!(v["root_certificates"][A], json!(p.root(A)), "{cli}");
         let (foo, bar) = (p.workload(A, FOO), p.workload(B, BAR));
         cert::mtls_handshake(&foo, &p.trusted_roots(A), &bar, &p.trusted_roots(B))
             .unwrap_or_else(|e| panic!("{cli}: foo calls bar with A's new CA: {e}"));
         assert_plan_empty(&dir);
+
+        // Retiring the lost root: it leaves A's root-cert.pem and B's bundle.
+        let retire = "member {\n    cluster  = \"cluster-a.local\"\n    rotation = \"retire\"\n  }";
+        let config = example();
+        assert!(config.contains(MEMBER_A), "the example changed");
+        dir.write("main.tf", config.replace(MEMBER_A, retire));
+        dir.run_ok(&APPLY);
+        assert_eq!(
+            pems(&p.root(A)),
+            vec![new_a.clone()],
+            "{cli}: A keeps its new root only"
+        );
+        let expected = BTreeMap::from([(A.to_string(), new_a.clone())]);
+        assert_eq!(
+            p.ca_certificates(B),
+            expected,
+            "{cli}: B trusts A's new root only"
+        );
+        assert_eq!(p.recorded_root(B, A), Some(new_a), "{cli}");
+        assert_plan_empty(&dir);
     }
+}
+
+const MEMBER_A: &str = "member { cluster = \"cluster-a.local\" }";
+
+/// The PEM blocks of `text`, each ending in one newline.
+fn pems(text: &str) -> Vec<String> {
+    cert::encoding::pem_texts(text)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }
 
 const WARNING: &str = "istiod in cluster-a.local does not read meshfed's trust bundle";

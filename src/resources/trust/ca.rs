@@ -12,8 +12,9 @@ use serde_json::Value as Json;
 
 use super::input::{CaInput, MemberInput, TrustInput};
 use super::key_secret::{self, KeySecret};
-use super::state::{Private, Remembered, cacerts_key};
-use crate::cert::encoding::{base64_decode, first_pem, pem_text, sha256_display};
+use super::rotation::{self, Current, InProgress, Incoming, Signing, Step};
+use super::state::{Private, Remembered, cacerts_key, next_key};
+use crate::cert::encoding::{base64_decode, pem_text, pem_texts, sha256_display};
 use crate::cert::{self, CaMaterial, CaRequest, CheckedCa, ProvidedCa};
 use crate::k8s::ObjectRef;
 use crate::mesh::trust::{self as tr, MemberCa};
@@ -21,24 +22,7 @@ use crate::resources::context::Ctx;
 use crate::resources::objects::{Manifests, error_diag};
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 
-/// How the `cacerts` Secret shows the CA's key at plan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyShown {
-    /// As rendered from the material (a `key_pem`).
-    Rendered,
-    /// This `sha256:` display of a key that stays in the cluster (generated, or in a Secret).
-    Display(String),
-    /// Known after apply (a key in a Secret, not read yet).
-    Unknown,
-}
-
-/// What a member's CA is at plan time.
-pub enum Planned {
-    /// Known, with how its key shows.
-    Known(MemberCa, KeyShown),
-    /// Known only at apply: to be generated, read from the cluster, or still unknown material.
-    Unknown,
-}
+pub use super::plan::{KeyShown, MemberPlan, NextPlan, Planned, ResolvedMember};
 
 /// Whether a remembered generated CA is still what the cluster's Secret holds, judged from the
 /// refreshed manifest of that Secret.
@@ -54,70 +38,271 @@ fn intact(r: &Remembered, secret_yaml: Option<&String>) -> bool {
         && shown("ca-cert.pem") == Some(sha256_display(pem_text(&r.ca_cert_pem).as_bytes()))
 }
 
-/// Plans every member's CA: reuse, regenerate (unknown), provided, adopted.
-pub fn plan_cas(p: &TrustInput, private: &Private, prior: &Manifests) -> BTreeMap<String, Planned> {
+/// Plans every member: its CA (reused, regenerated, provided, adopted) and the rotation step.
+/// `None` when `diags` got a refusal.
+pub fn plan_cas(
+    p: &TrustInput,
+    private: &Private,
+    prior: &Manifests,
+    diags: &mut Diagnostics,
+) -> Option<BTreeMap<String, MemberPlan>> {
     let mut out = BTreeMap::new();
     for m in &p.members {
-        let planned = match &m.ca {
-            CaInput::Provided(Some(checked)) => {
-                let shown = match &m.key_secret {
-                    None => KeyShown::Rendered,
-                    Some(_) => {
-                        let cacerts = cacerts_key(&m.cluster, &m.istio_namespace);
-                        key_secret::planned_display(prior, &cacerts, checked.cert_pem())
-                            .map_or(KeyShown::Unknown, KeyShown::Display)
-                    }
-                };
-                Planned::Known(MemberCa::Provided(checked.clone()), shown)
+        match plan_member(m, private, prior) {
+            Ok(plan) => {
+                out.insert(m.cluster.clone(), plan);
             }
-            CaInput::Provided(None) => Planned::Unknown,
-            CaInput::Cluster => match private.adopted.get(&m.cluster) {
-                Some(root) => Planned::Known(
-                    MemberCa::Cluster {
-                        root_cert_pem: root.clone(),
-                    },
-                    KeyShown::Rendered,
-                ),
-                None => Planned::Unknown,
-            },
-            CaInput::Generate { algorithm, .. } => match private.generated.get(&m.cluster) {
-                Some(r)
-                    if r.key_algorithm == algorithm.as_str()
-                        && intact(r, prior.get(&cacerts_key(&m.cluster, &m.istio_namespace))) =>
-                {
-                    let material = CaMaterial {
-                        root_cert_pem: r.root_cert_pem.clone(),
-                        intermediate_cert_pem: r.ca_cert_pem.clone(),
-                        intermediate_key_pem: "(in the cluster)".into(),
-                        cert_chain_pem: r.cert_chain_pem.clone(),
-                    };
-                    let shown = KeyShown::Display(r.key_display.clone());
-                    Planned::Known(MemberCa::Generated(material), shown)
-                }
-                _ => Planned::Unknown,
-            },
-        };
-        out.insert(m.cluster.clone(), planned);
+            Err(d) => diags.push(d),
+        }
     }
-    out
+    (out.len() == p.members.len()).then_some(out)
 }
 
-/// Resolves every member's CA for apply: reuse (key read back from the Secret), generate,
-/// provided, or adopt (root read from the cluster).
+fn plan_member(
+    m: &MemberInput,
+    private: &Private,
+    prior: &Manifests,
+) -> Result<MemberPlan, Diagnostic> {
+    let step = rotation::decide(
+        m,
+        private,
+        current(m, private, prior),
+        next_intact(m, private, prior),
+    )?;
+    let plan = match &step {
+        Step::Steady => MemberPlan::steady(steady_plan(m, private, prior)),
+        Step::Overlap { signing, incoming } => MemberPlan {
+            ca: remembered_plan(signing),
+            extra_roots: incoming.root().into_iter().collect(),
+            extra_unknown: incoming.root().is_none(),
+            next: match incoming {
+                Incoming::Generate => NextPlan::Unknown,
+                Incoming::Staged(r) => NextPlan::Known(r.clone()),
+                Incoming::Provided(_) => NextPlan::None,
+            },
+            step: step.clone(),
+        },
+        Step::Switch { signing, retiring } => MemberPlan {
+            ca: match signing {
+                Signing::Configured => steady_plan(m, private, prior),
+                Signing::Staged(r) => remembered_plan(r),
+                Signing::Regenerate => Planned::Unknown,
+            },
+            extra_roots: retiring.clone(),
+            extra_unknown: false,
+            next: NextPlan::None,
+            step: step.clone(),
+        },
+    };
+    Ok(MemberPlan { step, ..plan })
+}
+
+/// A remembered CA whose key stays in the cluster.
+fn remembered_plan(r: &Remembered) -> Planned {
+    let shown = KeyShown::Display(r.key_display.clone());
+    Planned::Known(MemberCa::Generated(r.in_cluster()), shown)
+}
+
+/// The CA remembered in the member's `cacerts`, and whether that Secret still holds it.
+fn current<'a>(m: &MemberInput, private: &'a Private, prior: &Manifests) -> Current<'a> {
+    let remembered = match m.ca {
+        CaInput::Generate { .. } => private.generated.get(&m.cluster),
+        CaInput::Provided(_) => private.provided.get(&m.cluster),
+        CaInput::Cluster => None,
+    };
+    let secret = prior.get(&cacerts_key(&m.cluster, &m.istio_namespace));
+    match remembered {
+        Some(r) if intact(r, secret) => Current {
+            remembered: Some(r),
+            lost: None,
+        },
+        other => Current {
+            remembered: None,
+            lost: other,
+        },
+    }
+}
+
+/// Whether `meshfed-cacerts-next` still holds the CA an `overlap` staged.
+fn next_intact(m: &MemberInput, private: &Private, prior: &Manifests) -> bool {
+    let Some(InProgress::Overlap { incoming }) = private.rotations.get(&m.cluster) else {
+        return false;
+    };
+    let secret = prior.get(&next_key(&m.cluster, &m.istio_namespace));
+    intact(incoming, secret)
+}
+
+/// A member's CA as planned when no rotation is involved: reuse, regenerate (unknown),
+/// provided, adopted.
+fn steady_plan(m: &MemberInput, private: &Private, prior: &Manifests) -> Planned {
+    match &m.ca {
+        CaInput::Provided(Some(checked)) => {
+            let shown = match &m.key_secret {
+                None => KeyShown::Rendered,
+                Some(_) => {
+                    let cacerts = cacerts_key(&m.cluster, &m.istio_namespace);
+                    key_secret::planned_display(prior, &cacerts, checked.cert_pem())
+                        .map_or(KeyShown::Unknown, KeyShown::Display)
+                }
+            };
+            Planned::Known(MemberCa::Provided(checked.clone()), shown)
+        }
+        CaInput::Provided(None) => Planned::Unknown,
+        CaInput::Cluster => match private.adopted.get(&m.cluster) {
+            Some(root) => Planned::Known(
+                MemberCa::Cluster {
+                    root_cert_pem: root.clone(),
+                },
+                KeyShown::Rendered,
+            ),
+            None => Planned::Unknown,
+        },
+        CaInput::Generate {
+            algorithm,
+            generation,
+            ..
+        } => match private.generated.get(&m.cluster) {
+            Some(r)
+                if r.key_algorithm == algorithm.as_str()
+                    && r.generation == *generation
+                    && intact(r, prior.get(&cacerts_key(&m.cluster, &m.istio_namespace))) =>
+            {
+                remembered_plan(r)
+            }
+            _ => Planned::Unknown,
+        },
+    }
+}
+
+/// Resolves every member for apply: its CA (key read back from the cluster where it stays
+/// there, generated, provided, adopted), its other roots and staged CA.
 pub async fn resolve_cas(
     ctx: &Ctx<'_>,
     p: &TrustInput,
     private: &Private,
     prior: &Manifests,
     diags: &mut Diagnostics,
-) -> Option<BTreeMap<String, MemberCa>> {
-    let planned = plan_cas(p, private, prior);
+) -> Option<BTreeMap<String, ResolvedMember>> {
+    let plans = plan_cas(p, private, prior, diags)?;
     let mut out = BTreeMap::new();
     for m in &p.members {
-        let ca = resolve(ctx, m, &planned[&m.cluster], private, diags).await?;
-        out.insert(m.cluster.clone(), ca);
+        let r = resolve_member(ctx, m, &plans[&m.cluster], private, diags).await?;
+        out.insert(m.cluster.clone(), r);
     }
     Some(out)
+}
+
+/// The configured generation of a generated member's CA.
+fn generation(m: &MemberInput) -> u64 {
+    match m.ca {
+        CaInput::Generate { generation, .. } => generation,
+        _ => 0,
+    }
+}
+
+async fn resolve_member(
+    ctx: &Ctx<'_>,
+    m: &MemberInput,
+    plan: &MemberPlan,
+    private: &Private,
+    diags: &mut Diagnostics,
+) -> Option<ResolvedMember> {
+    let steady = |ca| ResolvedMember {
+        ca,
+        generation: generation(m),
+        extra_roots: vec![],
+        next: None,
+        progress: None,
+    };
+    match &plan.step {
+        Step::Steady => Some(steady(resolve(ctx, m, &plan.ca, private, diags).await?)),
+        Step::Overlap { signing, incoming } => {
+            let cacerts = cacerts_key(&m.cluster, &m.istio_namespace);
+            let key = kept_key(ctx, m, &cacerts, signing, diags).await?;
+            let (extra, next, incoming) = match incoming {
+                Incoming::Generate => {
+                    let MemberCa::Generated(n) = generate(m, diags)? else {
+                        return None;
+                    };
+                    let alg = algorithm(m);
+                    let r = Remembered::of(&n, &alg, generation(m));
+                    (n.root_cert_pem.clone(), Some(n), r)
+                }
+                Incoming::Staged(r) => {
+                    let next = next_key(&m.cluster, &m.istio_namespace);
+                    let key = kept_key(ctx, m, &next, r, diags).await?;
+                    (r.root_cert_pem.clone(), Some(r.with_key(key)), r.clone())
+                }
+                Incoming::Provided(c) => {
+                    let root = c.root_cert_pem().to_string();
+                    let r = Remembered {
+                        root_cert_pem: root.clone(),
+                        ..Remembered::default()
+                    };
+                    (root, None, r)
+                }
+            };
+            Some(ResolvedMember {
+                ca: MemberCa::Generated(signing.with_key(key)),
+                generation: signing.generation,
+                extra_roots: vec![extra],
+                next,
+                progress: Some(InProgress::Overlap { incoming }),
+            })
+        }
+        Step::Switch { signing, retiring } => {
+            let ca = match signing {
+                Signing::Configured => resolve(ctx, m, &plan.ca, private, diags).await?,
+                Signing::Staged(r) => {
+                    let next = next_key(&m.cluster, &m.istio_namespace);
+                    MemberCa::Generated(r.with_key(kept_key(ctx, m, &next, r, diags).await?))
+                }
+                Signing::Regenerate => generate(m, diags)?,
+            };
+            Some(ResolvedMember {
+                ca,
+                generation: generation(m),
+                extra_roots: retiring.clone(),
+                next: None,
+                progress: Some(InProgress::Switch {
+                    retiring: retiring.clone(),
+                }),
+            })
+        }
+    }
+}
+
+fn algorithm(m: &MemberInput) -> String {
+    match &m.ca {
+        CaInput::Generate { algorithm, .. } => algorithm.as_str().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The key of remembered CA `r`, read back from the Secret `at`; an error when that Secret no
+/// longer holds it (changed since the plan).
+async fn kept_key(
+    ctx: &Ctx<'_>,
+    m: &MemberInput,
+    at: &crate::resources::objects::ObjectKey,
+    r: &Remembered,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    match read_secret_key(ctx, m, &at.object).await {
+        Ok(Some(key)) if sha256_display(pem_text(&key).as_bytes()) == r.key_display => Some(key),
+        Ok(_) => {
+            let o = &at.object;
+            diags.push(Diagnostic::error(
+                format!("Secret {}/{} changed in {}", o.namespace.as_deref().unwrap_or_default(), o.name, m.cluster),
+                "It no longer holds the CA key this plan was made with (changed or deleted since). Run terraform plan again: meshfed then plans from what the cluster holds now.",
+            ));
+            None
+        }
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
 }
 
 /// One member's CA for apply; `None` when `diags` got the error that stops the apply.
@@ -135,7 +320,8 @@ async fn resolve(
     match (&m.ca, planned) {
         (CaInput::Generate { .. }, Planned::Known(MemberCa::Generated(r), _)) => {
             let remembered = &private.generated[&m.cluster].key_display;
-            match read_key(ctx, m).await {
+            let secret = cacerts_key(&m.cluster, &m.istio_namespace).object;
+            match read_secret_key(ctx, m, &secret).await {
                 Ok(Some(key)) if sha256_display(pem_text(&key).as_bytes()) == *remembered => {
                     Some(MemberCa::Generated(CaMaterial {
                         intermediate_key_pem: key,
@@ -209,6 +395,7 @@ fn generate(m: &MemberInput, diags: &mut Diagnostics) -> Option<MemberCa> {
     let CaInput::Generate {
         algorithm,
         root_validity,
+        generation: _,
         intermediate_validity,
     } = &m.ca
     else {
@@ -236,13 +423,17 @@ fn generate(m: &MemberInput, diags: &mut Diagnostics) -> Option<MemberCa> {
     }
 }
 
-async fn read_key(ctx: &Ctx<'_>, m: &MemberInput) -> Result<Option<String>, Diagnostic> {
-    let secret = cacerts_key(&m.cluster, &m.istio_namespace).object;
+/// The `ca-key.pem` of Secret `secret` (`cacerts` or the staged next CA), as text.
+async fn read_secret_key(
+    ctx: &Ctx<'_>,
+    m: &MemberInput,
+    secret: &ObjectRef,
+) -> Result<Option<String>, Diagnostic> {
     let live = ctx
         .clusters
-        .get(&m.cluster, &secret)
+        .get(&m.cluster, secret)
         .await
-        .map_err(|e| error_diag("Cannot read the cacerts Secret", &e))?;
+        .map_err(|e| error_diag(&format!("Cannot read the {} Secret", secret.name), &e))?;
     Ok(live.and_then(|s| s["data"]["ca-key.pem"].as_str().map(decode_text)))
 }
 
@@ -252,7 +443,8 @@ pub fn decode_text(s: &str) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// The root a cluster's own CA uses: `istio-ca-root-cert` (written by istiod), else `cacerts`.
+/// The roots a cluster's own CA uses: `istio-ca-root-cert` (written by istiod; every root in
+/// it), else the first root of `cacerts`.
 pub async fn read_cluster_root(ctx: &Ctx<'_>, m: &MemberInput) -> Result<String, Diagnostic> {
     let cm = ObjectRef::namespaced(
         "v1",
@@ -268,7 +460,9 @@ pub async fn read_cluster_root(ctx: &Ctx<'_>, m: &MemberInput) -> Result<String,
         .map_err(err)?
         .and_then(|c| c["data"][tr::ROOT_CERT_KEY].as_str().map(str::to_string))
     {
-        return Ok(first_pem(&root));
+        // Every root istiod publishes: two while the cluster's owner rotates its CA.
+        let all = pem_texts(&root);
+        return Ok(if all.is_empty() { root } else { all.concat() });
     }
     let secret = cacerts_key(&m.cluster, &m.istio_namespace).object;
     if let Some(root) = ctx
@@ -278,7 +472,7 @@ pub async fn read_cluster_root(ctx: &Ctx<'_>, m: &MemberInput) -> Result<String,
         .map_err(err)?
         .and_then(|s| s["data"][tr::ROOT_CERT_KEY].as_str().map(decode_text))
     {
-        return Ok(first_pem(&root));
+        return Ok(crate::cert::encoding::first_pem(&root));
     }
     Err(Diagnostic::error(
         format!("No root certificate found in {}", m.cluster),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::Trust;
-use super::ca::{Planned, decode_text, plan_cas, read_cluster_root};
+use super::ca::{MemberPlan, decode_text, plan_cas, read_cluster_root};
 use super::input::{self, CaInput, TrustInput};
 use super::state::{self, Private, Remembered, cacerts_key, planned_manifests, roots_value};
 use crate::cert::encoding::{certificate_count, first_pem, pem_text, sha256_display};
@@ -94,12 +94,16 @@ pub(super) async fn import(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, Diagnosti
         let root = read_cluster_root(ctx, m).await?;
         private.adopted.insert(m.cluster.clone(), root);
     }
-    let cas = plan_cas(&p, &private, &secret_displays(&p, &private));
+    let mut diags = Diagnostics::new();
+    let Some(cas) = plan_cas(&p, &private, &secret_displays(&p, &private), &mut diags) else {
+        return Err(diags);
+    };
     let live = live_objects(ctx, &p, &cas).await?;
     let (roots, prints) = roots_value(&p, &cas);
     let roots = (state::strip_unknown(roots), state::strip_unknown(prints));
+    let not_after = state::strip_unknown(super::expiry::value(&p, &cas));
     Ok(Outcome {
-        state: state::state(&config, &p, roots, manifests_value(&live)),
+        state: state::state(&config, &p, roots, not_after, manifests_value(&live)),
         private: private.to_bytes(),
     })
 }
@@ -143,6 +147,7 @@ impl Found {
             cert_chain_pem: field("cert-chain.pem"),
             key_display: sha256_display(pem_text(&field("ca-key.pem")).as_bytes()),
             key_algorithm: algorithm.as_str().to_string(),
+            generation: 1,
         };
         self.private
             .generated
@@ -157,7 +162,7 @@ impl Found {
 async fn live_objects(
     ctx: &Ctx<'_>,
     p: &TrustInput,
-    cas: &BTreeMap<String, Planned>,
+    cas: &BTreeMap<String, MemberPlan>,
 ) -> Result<Manifests, Diagnostics> {
     let planned = planned_manifests(p, cas)?;
     let planned: Manifests = planned
@@ -191,7 +196,11 @@ fn member_block(cluster: &str, source: Option<&str>, key_algorithm: Option<&str>
         (None, None) => Value::List(vec![]),
         (s, a) => Value::List(vec![ca_block_value(s, a)]),
     };
-    Value::object([("cluster", Value::string(cluster)), ("ca", ca)])
+    Value::object([
+        ("cluster", Value::string(cluster)),
+        ("rotation", Value::Null),
+        ("ca", ca),
+    ])
 }
 
 /// A `ca` block value with only `source` and `key_algorithm` set (when given).

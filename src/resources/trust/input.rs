@@ -8,6 +8,8 @@
 use std::collections::BTreeSet;
 
 use super::key_secret::{self, KeySecret};
+use super::rotation::Phase;
+use crate::cert::encoding::pem_texts;
 use crate::cert::{self, CaField, CheckedCa, KeyAlgorithm, ProvidedCa};
 use crate::mesh::names::check_trust_domain;
 use crate::mesh::trust::{BundleMode, Peer, check_configmap_name};
@@ -22,6 +24,8 @@ const CA_FIELDS: [&str; 4] = ["cert_pem", "key_pem", "cert_chain_pem", "root_cer
 #[derive(Clone, Debug)]
 pub enum CaInput {
     Generate {
+        /// Raised by the user to rotate to a new generated CA (default 1).
+        generation: u64,
         algorithm: KeyAlgorithm,
         root_validity: Option<time::Duration>,
         intermediate_validity: Option<time::Duration>,
@@ -39,6 +43,10 @@ pub struct MemberInput {
     pub ca: CaInput,
     /// Where a provided CA's key is kept, when not in `key_pem`.
     pub key_secret: Option<KeySecret>,
+    /// The rotation phase the configuration asks for (`rotation`).
+    pub rotation: Option<Phase>,
+    /// Where the member block is: `member[i]`.
+    pub path: AttrPath,
 }
 
 #[derive(Clone, Debug)]
@@ -46,6 +54,22 @@ pub struct TrustInput {
     pub members: Vec<MemberInput>,
     pub peers: Vec<Peer>,
     pub bundle: BundleMode,
+    /// `expiry_warning_days`: how long before a CA expires plan warns.
+    pub expiry_window: time::Duration,
+}
+
+/// The default of `expiry_warning_days`.
+pub const DEFAULT_EXPIRY_WINDOW_DAYS: i64 = 90;
+
+fn parse_window(config: &Value, diags: &mut Diagnostics) -> time::Duration {
+    let days = config
+        .get("expiry_warning_days")
+        .filter(|v| !v.is_unknown() && !v.is_null())
+        .and_then(|v| {
+            let path = AttrPath::attr("expiry_warning_days");
+            values::int_in(v, 1, 3650, &path, "expiry_warning_days", diags)
+        });
+    time::Duration::days(days.unwrap_or(DEFAULT_EXPIRY_WINDOW_DAYS))
 }
 
 /// The `member` and `peer` blocks of a configuration.
@@ -104,6 +128,7 @@ fn parse_bundle(config: &Value, diags: &mut Diagnostics) -> BundleMode {
 pub fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<TrustInput> {
     let before = diags.0.len();
     let bundle = parse_bundle(config, diags);
+    let expiry_window = parse_window(config, diags);
     let mut members: Vec<MemberInput> = Vec::new();
     for (i, m) in blocks(config, "member").iter().enumerate() {
         let path = AttrPath::attr("member").index(i);
@@ -148,6 +173,7 @@ pub fn parse(ctx: &Ctx<'_>, config: &Value, diags: &mut Diagnostics) -> Option<T
         members,
         peers,
         bundle,
+        expiry_window,
     })
 }
 
@@ -186,6 +212,11 @@ fn parse_member(
     }
     let ca_path = path.then("ca").index(0);
     let ca = parse_ca(ca_block(m), &ca_path, diags)?;
+    let rotation = parse_rotation(m, path, diags)?;
+    if rotation.is_some() && matches!(ca, CaInput::Cluster) {
+        diags.error_at(path.then("rotation"), "An adopted CA is rotated by its cluster", format!("{cluster} keeps its own CA (source = \"cluster\"), so meshfed does not rotate it: rotate it where it is managed, adding the new root next to the old one in root-cert.pem first. meshfed trusts every root istiod publishes in istio-ca-root-cert, so each apply follows that rotation. Remove rotation here."));
+        return None;
+    }
     let key_secret = match ca {
         // parse_ca reported its problems already.
         CaInput::Provided(_) => key_secret::parse(ca_block(m), &ca_path, &mut Diagnostics::new()),
@@ -197,7 +228,35 @@ fn parse_member(
         istio_namespace: mesh.istio_namespace.clone(),
         ca,
         key_secret,
+        rotation,
+        path: path.clone(),
     })
+}
+
+/// The member's `rotation` attribute; `Some(None)` when unset or `retire`'s absence.
+fn parse_rotation(m: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<Option<Phase>> {
+    match values::string(m, "rotation") {
+        Field::Null => Some(None),
+        Field::Known(s) => match Phase::parse(&s) {
+            Some(p) => Some(Some(p)),
+            None => {
+                diags.error_at(
+                    path.then("rotation"),
+                    "Unknown rotation phase",
+                    format!("rotation {s:?} is not one of {}.", Phase::names()),
+                );
+                None
+            }
+        },
+        Field::Unknown => {
+            diags.error_at(
+                path.then("rotation"),
+                "Rotation phase not known",
+                "rotation must be known at plan time: each phase is its own plan.",
+            );
+            None
+        }
+    }
 }
 
 fn parse_ca(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<CaInput> {
@@ -227,16 +286,22 @@ fn parse_ca(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<CaIn
             parse_generate(ca, path, diags)
         }
         "cluster" => {
+            let generated_only = ["key_algorithm", "generation"];
             for f in set.iter().chain(
-                ["key_algorithm"]
+                generated_only
                     .iter()
-                    .filter(|_| !values::whole(ca, "key_algorithm").is_null()),
+                    .filter(|f| !values::whole(ca, f).is_null()),
             ) {
                 diags.error_at(path.then(*f), format!("{f} is not used with source = \"cluster\""), "An adopted CA stays the cluster's own; meshfed never writes its cacerts Secret.");
             }
             Some(CaInput::Cluster)
         }
-        "provided" => parse_provided(ca, path, diags),
+        "provided" => {
+            if !values::whole(ca, "generation").is_null() {
+                diags.error_at(path.then("generation"), "generation is only for source = \"generate\"", "A provided CA is rotated by giving the new material here (with rotation = \"overlap\" on the member); remove generation.");
+            }
+            parse_provided(ca, path, diags)
+        }
         other => {
             diags.error_at(
                 path.then("source"),
@@ -268,6 +333,20 @@ fn parse_generate(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Optio
             .and_then(|v| values::int_in(v, 1, 36500, &path.then(name), name, diags))
             .map(time::Duration::days)
     };
+    let generation = match ca.get("generation").filter(|v| !v.is_null()) {
+        Some(v) => {
+            let g = values::int_in(
+                v,
+                1,
+                1_000_000,
+                &path.then("generation"),
+                "generation",
+                diags,
+            )?;
+            u64::try_from(g).unwrap_or(1)
+        }
+        None => 1,
+    };
     let root_validity = days("root_validity_days", diags);
     let mut intermediate_validity = days("intermediate_validity_days", diags);
     let root_days = root_validity.unwrap_or(cert::DEFAULT_ROOT_VALIDITY);
@@ -282,6 +361,7 @@ fn parse_generate(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Optio
         _ => {}
     }
     Some(CaInput::Generate {
+        generation,
         algorithm,
         root_validity,
         intermediate_validity,
@@ -341,22 +421,11 @@ fn parse_provided(ca: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Optio
         cert::check_provided(provided, cert::now())
     };
     match checked {
-        Ok(checked) => {
-            for w in checked.warnings() {
-                diags.push(
-                    Diagnostic::warning("CA certificate expires soon", w.to_string())
-                        .at(path.then(field_name(w.field))),
-                );
-            }
-            Some(CaInput::Provided(Some(checked)))
-        }
+        // Certificates expiring soon are warned about with the trust's window (`expiry`).
+        Ok(checked) => Some(CaInput::Provided(Some(checked))),
         Err(problems) => {
-            for p in &problems {
-                let d = if p.is_warning() {
-                    Diagnostic::warning("CA certificate expires soon", p.to_string())
-                } else {
-                    Diagnostic::error("Invalid CA material", p.to_string())
-                };
+            for p in problems.iter().filter(|p| !p.is_warning()) {
+                let d = Diagnostic::error("Invalid CA material", p.to_string());
                 diags.push(d.at(path.then(field_name(p.field))));
             }
             None
@@ -392,16 +461,20 @@ fn parse_peer(p: &Value, path: &AttrPath, diags: &mut Diagnostics) -> Option<Pee
         return None;
     }
     if let Some(root) = &root {
-        match cert::parse_root(root, cert::now()) {
-            Ok(info) => {
-                for w in &info.warnings {
-                    diags.push(
-                        Diagnostic::warning("Peer root expires soon", w.to_string())
-                            .at(path.then("root_cert_pem")),
-                    );
+        // One root, or several while the peer rotates; each checked on its own. Expiry is
+        // judged with the trust's window at plan (`expiry`).
+        let blocks = pem_texts(root);
+        let each = if blocks.is_empty() {
+            vec![root.clone()]
+        } else {
+            blocks
+        };
+        for one in &each {
+            if let Err(problem) = cert::parse_root(one, cert::now()) {
+                let expired = matches!(problem.kind, cert::ProblemKind::Expired { .. });
+                if expired && each.len() > 1 {
+                    continue; // an expired old root next to its successor: a warning at plan
                 }
-            }
-            Err(problem) => {
                 diags.error_at(
                     path.then("root_cert_pem"),
                     "Invalid peer root certificate",

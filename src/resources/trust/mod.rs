@@ -17,21 +17,24 @@
 
 mod ca;
 mod checks;
+mod expiry;
 mod import;
 mod input;
 mod key_secret;
 mod list;
+mod plan;
+mod rotation;
 mod state;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 
-use self::ca::{plan_cas, resolve_cas};
+use self::ca::{ResolvedMember, plan_cas, resolve_cas};
 use self::input::{MemberInput, TrustInput};
 use self::state::{Private, planned_manifests, remember, roots_value, strip_unknown};
 use crate::cert::KeyAlgorithm;
-use crate::mesh::trust::{self as tr, Member, MemberCa, TrustSpec};
+use crate::mesh::trust::{self as tr, Member, TrustSpec};
 use crate::resources::context::Ctx;
 use crate::resources::objects::{Desired, ObjectKey, manifests_of, manifests_value};
 use crate::resources::query::Candidate;
@@ -51,7 +54,8 @@ pub struct Trust;
 /// What apply resolved: the checked configuration and every member's CA.
 pub struct Resolved {
     input: TrustInput,
-    cas: BTreeMap<String, MemberCa>,
+    members: BTreeMap<String, ResolvedMember>,
+    prior: Private,
 }
 
 #[tonic::async_trait]
@@ -64,6 +68,7 @@ impl Resource for Trust {
             .describe("Where the member's CA comes from. Default: `source = \"generate\"`.")
             .attr(Attribute::optional("source", Type::String).describe("`generate` (default): meshfed generates a root CA and an intermediate for istiod. `provided`: the CA below. `cluster`: adopt the root the cluster already uses; meshfed never writes its `cacerts` Secret."))
             .attr(Attribute::optional("key_algorithm", Type::String).describe(&format!("Key algorithm of a generated CA: one of {}. Default `ECDSA_P256`.", KeyAlgorithm::names())))
+            .attr(Attribute::optional("generation", Type::Number).describe("`generate`: which generated CA the member has, default 1. Raise it by one, together with `rotation = \"overlap\"` on the member, to rotate to a new CA (see the rotation guide)."))
             .attr(Attribute::optional("root_validity_days", Type::Number).describe("Validity of a generated root, in days. Default 3650."))
             .attr(Attribute::optional("intermediate_validity_days", Type::Number).describe("Validity of a generated intermediate, in days. Default 1825; never beyond the root."))
             .attr(Attribute::optional("cert_pem", Type::String).describe("`provided`: istiod's signing (intermediate) CA certificate, PEM."))
@@ -77,6 +82,7 @@ impl Resource for Trust {
                 Attribute::required("cluster", Type::String)
                     .describe("A `cluster` label of the provider configuration."),
             )
+            .attr(Attribute::optional("rotation", Type::String).describe("The phase of a rotation of this member's CA to the one `ca` now describes (a raised `generation`, or new provided material), one plan and apply each: `overlap` (the new root is trusted everywhere; istiod still signs with the old CA), `switch` (istiod signs with the new CA; both roots trusted), `retire` (the old root leaves every bundle). A phase cannot be skipped. Unset or `retire` when no rotation is going on."))
             .block(NestedBlock::new("ca", Nesting::List, ca).max_items(1));
         let peer = Block::new()
             .describe("An external party: every member trusts its root; it receives nothing.")
@@ -86,7 +92,7 @@ impl Resource for Trust {
             )
             .attr(
                 Attribute::required("root_cert_pem", Type::String)
-                    .describe("The peer's root CA certificate, PEM."),
+                    .describe("The peer's root CA certificate, PEM. While the peer rotates its CA, both roots, one after the other: the old one leaves once the peer has switched."),
             );
         Schema::new(
             0,
@@ -94,8 +100,10 @@ impl Resource for Trust {
                 .describe("Mutual trust among member clusters, each with its own root CA, plus trust of external parties. Private keys never enter Terraform state.")
                 .attr(Attribute::computed("id", Type::String).describe("The member cluster names, comma-separated; also the import ID."))
                 .attr(Attribute::optional_computed("bundle", Type::String).describe("Where other parties' roots go: `mesh_config` (default; the `meshfed-mesh-config` ConfigMap's `caCertificates`) or `cacerts` (also appended to each member's `cacerts` `root-cert.pem`)."))
-                .attr(Attribute::computed("root_certificates", Type::map(Type::String)).describe("Root certificate (PEM) of every party, by trust domain."))
-                .attr(Attribute::computed("fingerprints", Type::map(Type::String)).describe("SHA-256 fingerprint (hex, of the DER) of every party's root, by trust domain."))
+                .attr(Attribute::optional("expiry_warning_days", Type::Number).describe("Plan warns about a root or intermediate CA, of any member or peer, that expires within this many days (default 90), and refuses a member CA that has expired unless it is being rotated."))
+                .attr(Attribute::computed("root_certificates", Type::map(Type::String)).describe("Root certificates (PEM) of every party, by trust domain: one, or two during a rotation (the signing root first)."))
+                .attr(Attribute::computed("fingerprints", Type::map(Type::String)).describe("SHA-256 fingerprint (hex, of the DER) of every party's root, by trust domain; comma-separated, in the order of `root_certificates`, during a rotation."))
+                .attr(Attribute::computed("not_after", Type::map(expiry::not_after_type())).describe("When each party's CA certificates expire (RFC 3339), by trust domain: `root` (the root its CA chains to; for a peer, the root that expires last) and `intermediate` (the CA istiod signs with; null for adopted CAs and peers)."))
                 .attr(Attribute::computed("manifests", Type::map(Type::String)).describe("The Kubernetes objects meshfed owns, as YAML (Secret values as `sha256:` digests), keyed `<cluster>/<apiVersion>/<kind>/<namespace>/<name>`."))
                 .block(NestedBlock::new("member", Nesting::List, member).min_items(1))
                 .block(NestedBlock::new("peer", Nesting::List, peer)),
@@ -112,7 +120,7 @@ impl Resource for Trust {
         let p = input::parse(ctx, &req.config, diags)?;
         let private = Private::from_bytes(&req.prior_private);
         let prior = manifests_of(&req.prior_state);
-        let cas = plan_cas(&p, &private, &prior);
+        let cas = plan_cas(&p, &private, &prior, diags)?;
         let manifests = planned_manifests(&p, &cas)
             .map_err(|d| diags.push(d))
             .ok()?;
@@ -122,11 +130,14 @@ impl Resource for Trust {
         });
         let manifests = Value::Map(manifests.collect());
         let roots = roots_value(&p, &cas);
+        expiry::check(&p, &cas, crate::cert::now(), diags);
         for m in &p.members {
             checks::warn_self_signed(ctx, m, &prior, diags).await;
+            rotation::warn_lost(m, &cas[&m.cluster], diags);
         }
+        let not_after = expiry::value(&p, &cas);
         Some(Outcome {
-            state: state::state(&req.config, &p, roots, manifests),
+            state: state::state(&req.config, &p, roots, not_after, manifests),
             private: req.prior_private.clone(),
         })
     }
@@ -136,9 +147,9 @@ impl Resource for Trust {
         let p = input::parse(ctx, &req.config, diags)?;
         let private = Private::from_bytes(&req.planned_private);
         let prior = manifests_of(&req.prior_state);
-        let cas = resolve_cas(ctx, &p, &private, &prior, diags).await?;
+        let members = resolve_cas(ctx, &p, &private, &prior, diags).await?;
         let spec = TrustSpec {
-            members: p.members.iter().map(|m| member(m, &cas)).collect(),
+            members: p.members.iter().map(|m| member(m, &members)).collect(),
             peers: p.peers.clone(),
             bundle: p.bundle,
         };
@@ -156,7 +167,12 @@ impl Resource for Trust {
             objects,
             order: Order::PerCluster,
         };
-        Some((Resolved { input: p, cas }, writes))
+        let r = Resolved {
+            input: p,
+            members,
+            prior: private,
+        };
+        Some((r, writes))
     }
 
     async fn finish(&self, call: Call<'_>, req: &ApplyRequest, w: Written<Resolved>) -> Outcome {
@@ -173,14 +189,16 @@ impl Resource for Trust {
                 diags.extend(d);
             }
         }
-        let (remembered, known) = remember(&r.input, &r.cas, in_place);
+        let (remembered, known) = remember(&r.input, &r.members, &r.prior, in_place);
         let (roots, prints) = roots_value(&r.input, &known);
+        let not_after = strip_unknown(expiry::value(&r.input, &known));
         let roots = if diags.has_errors() {
             (strip_unknown(roots), strip_unknown(prints))
         } else {
             (roots, prints)
         };
-        let state = state::state(&req.config, &r.input, roots, manifests_value(in_place));
+        let manifests = manifests_value(in_place);
+        let state = state::state(&req.config, &r.input, roots, not_after, manifests);
         Outcome {
             state,
             private: remembered.to_bytes(),
@@ -229,12 +247,15 @@ impl Resource for Trust {
     }
 }
 
-/// A member of the trust spec, with its resolved CA.
-fn member(m: &MemberInput, cas: &BTreeMap<String, MemberCa>) -> Member {
+/// A member of the trust spec, as resolved.
+fn member(m: &MemberInput, members: &BTreeMap<String, ResolvedMember>) -> Member {
+    let r = &members[&m.cluster];
     Member {
         cluster: m.cluster.clone(),
         trust_domain: m.trust_domain.clone(),
         istio_namespace: m.istio_namespace.clone(),
-        ca: cas[&m.cluster].clone(),
+        ca: r.ca.clone(),
+        extra_roots: r.extra_roots.clone(),
+        next: r.next.clone(),
     }
 }
