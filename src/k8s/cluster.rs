@@ -158,13 +158,10 @@ impl ClusterSet {
     }
 
     /// Changes the fields `patch` names in an existing object with a JSON merge patch (RFC 7396)
-    /// under this set's field manager, and returns the live object. For objects meshfed does not
-    /// own, where an action changes one field the way `kubectl` would (server-side apply would
-    /// make meshfed an owner of that field and is not used).
-    ///
-    /// Guarantees: fields `patch` does not name are left as they are; an object that does not
-    /// exist is not created ([`K8sError::NotFound`]). Caveat: a patch is not idempotent for
-    /// values that differ each time (a timestamp): each call changes the object.
+    /// under this set's field manager, and returns the live object: for objects meshfed does not
+    /// own, where an action changes a field as `kubectl` would (not server-side apply, which
+    /// would make meshfed an owner of it). Guarantees: fields `patch` does not name are left as
+    /// they are; a missing object is not created ([`K8sError::NotFound`]).
     pub async fn patch(
         &self,
         cluster: &str,

@@ -6,8 +6,10 @@
 //! Deployment; an `action_trigger` runs it after a resource's update; a selector matching nothing
 //! is a warning; a bad namespace or an unknown cluster is refused at plan, naming the attribute;
 //! with least privilege the documented Role (`examples/rbac/rollout-restart.yaml`) suffices, and
-//! without its `patch` the error names the Deployment. OpenTofu, which has no actions, plans a
-//! configuration with this provider as before. No controller runs: nothing rolls the pods out,
+//! without its `patch` the error names the Deployment. Every CLI (the floors too) loads the
+//! provider's schema and only Terraform lists the action in `providers schema -json`; OpenTofu
+//! 1.12.6, which has no actions, plans a configuration with this provider as before. The action's
+//! docs show the example invoked here. No controller runs: nothing rolls the pods out,
 //! the test reads the pod template. Needs real Terraform and OpenTofu and a real control plane.
 
 #[path = "../support/mod.rs"]
@@ -342,5 +344,52 @@ fn opentofu_without_actions_plans_with_this_provider() {
     assert!(
         out.stdout.contains("trust_domain = \"cluster-a.local\""),
         "{out}"
+    );
+}
+
+/// Every CLI loads the provider's schema; only Terraform ≥ 1.14 lists the action in it, the
+/// others ignore what they do not know.
+#[test]
+fn only_clis_with_actions_see_the_action_and_every_cli_loads_the_provider() {
+    let required = "terraform {\n  required_providers {\n    meshfed = { source = \"meshfed/meshfed\" }\n  }\n}\n\nprovider \"meshfed\" {}\n";
+    for cli in Cli::all() {
+        let dir = TfDir::new(cli);
+        dir.write("main.tf", required);
+        let out = dir.run_ok(&["providers", "schema", "-json"]);
+        let line = out.stdout.lines().find(|l| l.starts_with('{'));
+        let v: Value = serde_json::from_str(line.unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{cli}: schema JSON: {e}\n{out}"));
+        let meshfed = v["provider_schemas"]
+            .as_object()
+            .and_then(|m| m.iter().find(|(k, _)| k.ends_with("/meshfed/meshfed")))
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("{cli}: meshfed missing\n{out}"));
+        assert!(
+            meshfed["resource_schemas"]["meshfed_trust"].is_object(),
+            "{cli}"
+        );
+        let action = &meshfed["action_schemas"]["meshfed_rollout_restart"];
+        if cli == Cli::Terraform {
+            let attrs = &action["block"]["attributes"];
+            assert_eq!(attrs["cluster"]["required"], true, "{cli}: {action}");
+            assert_eq!(attrs["selector"]["optional"], true, "{cli}: {action}");
+        } else {
+            assert!(meshfed.get("action_schemas").is_none(), "{cli}: {meshfed}");
+        }
+    }
+}
+
+/// The action's docs show the registry example the tests invoke, verbatim.
+#[test]
+fn the_docs_show_the_example_that_is_invoked() {
+    let docs = std::fs::read_to_string(format!(
+        "{}/docs/actions/rollout_restart.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("docs/actions/rollout_restart.md");
+    let example = example("actions/meshfed_rollout_restart/action.tf");
+    assert!(
+        docs.contains(&format!("```terraform\n{example}```")),
+        "the docs' example is examples/actions/meshfed_rollout_restart/action.tf"
     );
 }

@@ -2,13 +2,20 @@
 //! GetProviderSchema announce `meshfed_rollout_restart` and its `config` schema; its
 //! configuration is checked at ValidateActionConfig (no provider configuration) and PlanAction
 //! (the cluster label too), each error on the attribute at fault; InvokeAction streams a
-//! `completed` event carrying the diagnostics, also for an unknown action type. Restarting
+//! `completed` event carrying the diagnostics, also for an unknown action type; StopProvider
+//! raises an invocation's stop signal, after which it reports and completes (a small provider
+//! of its own). Restarting
 //! Deployments in a cluster is `e2e_action`'s. Needs nothing external.
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use meshfed::provider::Meshfed;
-use meshfed::tfplugin::provider::Provider;
+use meshfed::tfplugin::action::InvokeRequest;
+use meshfed::tfplugin::diag::{Diagnostic, Diagnostics};
+use meshfed::tfplugin::provider::{Provider, ProviderSchemas};
+use meshfed::tfplugin::schema::{Block, Schema};
 use meshfed::tfplugin::wire::proto::tfplugin6 as pb;
 use tonic::transport::Channel;
 
@@ -195,4 +202,76 @@ async fn planning_before_the_provider_is_configured_says_so() {
     let errs = errors(&d);
     assert_eq!(errs.len(), 1, "{d:#?}");
     assert!(errs[0].summary.contains("not configured"), "{d:#?}");
+}
+
+/// A provider whose one action reports, waits for its stop signal, reports again and fails.
+struct Waiting {
+    schemas: ProviderSchemas,
+}
+
+const WAIT: &str = "test_wait";
+
+#[tonic::async_trait]
+impl Provider for Waiting {
+    fn schemas(&self) -> &ProviderSchemas {
+        &self.schemas
+    }
+
+    async fn invoke_action(&self, req: InvokeRequest) -> Diagnostics {
+        req.progress.report("started");
+        req.stop.raised().await;
+        req.progress.report("stopping");
+        Diagnostic::error("Interrupted", "stopped before the next step").into()
+    }
+}
+
+#[tokio::test]
+async fn stop_provider_raises_the_stop_signal_of_an_invocation_which_then_completes() {
+    let empty = || Schema::new(0, Block::new());
+    let schemas = ProviderSchemas {
+        provider: empty(),
+        provider_meta: None,
+        resources: BTreeMap::new(),
+        data_sources: BTreeMap::new(),
+        functions: BTreeMap::new(),
+        identities: BTreeMap::new(),
+        list_resources: BTreeMap::new(),
+        actions: BTreeMap::from([(WAIT.to_string(), empty())]),
+    };
+    let plugin = Plugin::start(Arc::new(Waiting { schemas })).await;
+    let mut c = plugin.provider();
+    let mut stream = call!(
+        c,
+        invoke_action,
+        pb::invoke_action::Request {
+            action_type: WAIT.into(),
+            config: M::Map(vec![]).dv(),
+            client_capabilities: None,
+        }
+    );
+    let mut next = async || {
+        within("the next InvokeAction event", stream.message())
+            .await
+            .expect("the stream goes on")
+            .expect("an event")
+            .r#type
+    };
+    let progress = |m: &str| {
+        Some(pb::invoke_action::event::Type::Progress(
+            pb::invoke_action::event::Progress { message: m.into() },
+        ))
+    };
+    assert_eq!(next().await, progress("started"));
+    call!(
+        plugin.provider(),
+        stop_provider,
+        pb::stop_provider::Request {}
+    );
+    assert_eq!(next().await, progress("stopping"));
+    match next().await {
+        Some(pb::invoke_action::event::Type::Completed(done)) => {
+            assert_eq!(errors(&done.diagnostics)[0].summary, "Interrupted")
+        }
+        other => panic!("completed after stopping, got {other:?}"),
+    }
 }
