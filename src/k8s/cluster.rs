@@ -1,6 +1,7 @@
-//! The set of clusters meshfed talks to, and the three things it does to their objects:
-//! server-side apply, read back (one by one, or for refresh from a shared list: `snapshot`),
-//! delete (and wait only while finalizers hold the object). Built from connection settings
+//! The set of clusters meshfed talks to, and what it does to their objects: server-side apply,
+//! read back (one by one, or for refresh from a shared list: `snapshot`), delete (and wait only
+//! while finalizers hold the object), and for actions, list and merge-patch objects it does not
+//! own. Built from connection settings
 //! without any network call; each cluster's client is made on first use and kept. Knows nothing
 //! of Istio or Terraform: objects are JSON values, identified by [`ObjectRef`].
 
@@ -156,6 +157,26 @@ impl ClusterSet {
         applied
     }
 
+    /// Changes the fields `patch` names in an existing object with a JSON merge patch (RFC 7396)
+    /// under this set's field manager, and returns the live object: for objects meshfed does not
+    /// own, where an action changes a field as `kubectl` would (not server-side apply, which
+    /// would make meshfed an owner of it). Guarantees: fields `patch` does not name are left as
+    /// they are; a missing object is not created ([`K8sError::NotFound`]).
+    pub async fn patch(
+        &self,
+        cluster: &str,
+        object: &ObjectRef,
+        patch: &Value,
+    ) -> Result<Value, K8sError> {
+        let call = Call::MergePatch {
+            patch,
+            field_manager: &self.field_manager,
+        };
+        let patched = self.call(cluster, Op::Patch, object, &call).await;
+        self.record(cluster, object, patched.as_ref().map(Some).map_err(|_| ()));
+        patched
+    }
+
     /// The live object, or `None` when it does not exist.
     ///
     /// Caveat: a kind the server does not serve is an error ([`K8sError::MissingKind`]), not
@@ -265,7 +286,7 @@ impl ClusterSet {
     /// The objects of `collection`'s kind in its namespace (every namespace when it has none),
     /// optionally only those matching `label_selector`. Each item carries its `apiVersion` and
     /// `kind` (list answers may leave them out). `collection`'s name is not used (`*` reads well
-    /// in errors). For `terraform query`: no resource lists at plan or apply.
+    /// in errors). For `terraform query` and actions: no resource lists at plan or apply.
     pub async fn list(
         &self,
         cluster: &str,

@@ -18,8 +18,10 @@ pub enum Op {
     Apply,
     Get,
     Delete,
-    /// Listing a collection (`terraform query` only).
+    /// Listing a collection (`terraform query`, and the objects an action acts on).
     List,
+    /// A merge patch of a few fields of an object meshfed does not own (an action's change).
+    Patch,
 }
 
 impl Op {
@@ -30,6 +32,7 @@ impl Op {
             Op::Get => "get",
             Op::Delete => "delete",
             Op::List => "list",
+            Op::Patch => "patch",
         }
     }
 }
@@ -41,6 +44,7 @@ impl fmt::Display for Op {
             Op::Get => "get",
             Op::Delete => "delete",
             Op::List => "list",
+            Op::Patch => "patch",
         })
     }
 }

@@ -5,7 +5,7 @@
 //! - [`config`]: connection settings per cluster (plain data);
 //! - [`names`]: Kubernetes naming rules;
 //! - [`cluster`]: [`ClusterSet`], the clusters by name with lazily made clients, and
-//!   `apply` / `get` / `delete` on their objects;
+//!   `apply` / `get` / `delete` on their objects (`list` and `patch` for actions);
 //! - [`object`]: [`ObjectRef`], an object's identity, key and API path;
 //! - [`project`](mod@project): the live object restricted to the fields meshfed owns (drift
 //!   detection);

@@ -1,5 +1,5 @@
 //! One request to one cluster about one object, with retries: builds the HTTP request (server-side
-//! apply, get or delete, or a list of the object's collection), sends it, repeats it while the failure is transient (see `retry.rs`), and
+//! apply, a merge patch, get or delete, or a list of the object's collection), sends it, repeats it while the failure is transient (see `retry.rs`), and
 //! turns the final answer into the object's JSON or a [`K8sError`] naming everything. Logs the
 //! cluster, verb, object, status and latency at debug level, never a body.
 
@@ -29,13 +29,19 @@ pub(crate) enum Call<'a> {
     List {
         label_selector: Option<&'a str>,
     },
+    /// A JSON merge patch (RFC 7396) of the object under `field_manager`: the fields `patch`
+    /// names change, nothing else.
+    MergePatch {
+        patch: &'a Value,
+        field_manager: &'a str,
+    },
 }
 
 impl Call<'_> {
     /// The HTTP method, for logs.
     fn method(&self) -> &'static str {
         match self {
-            Call::Apply { .. } => "PATCH",
+            Call::Apply { .. } | Call::MergePatch { .. } => "PATCH",
             Call::Get | Call::List { .. } => "GET",
             Call::Delete => "DELETE",
         }
@@ -118,6 +124,17 @@ async fn send_once(
             name,
             &PatchParams::apply(field_manager).force(),
             &Patch::Apply(object),
+        ),
+        Call::MergePatch {
+            patch,
+            field_manager,
+        } => request.patch(
+            name,
+            &PatchParams {
+                field_manager: Some(field_manager.to_string()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(patch),
         ),
         Call::Get => request.get(name, &GetParams::default()),
         Call::Delete => request.delete(name, &DeleteParams::background()),

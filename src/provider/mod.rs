@@ -1,7 +1,7 @@
 //! The meshfed provider as the protocol layer sees it: [`Meshfed`] implements
 //! [`Provider`] by parsing the provider configuration ([`config`], against [`schema`]) into the
-//! resources' typed configuration, by dispatching every resource and data source call to the
-//! type that serves it through the resources' registry, and function calls to the resources'
+//! resources' typed configuration, by dispatching every resource, data source and action call to
+//! the type that serves it through the resources' registry, and function calls to the resources'
 //! functions.
 //!
 //! Configuring makes no network call: clusters are connected lazily by the apply engine.
@@ -18,8 +18,9 @@ use self::config::parse_config;
 pub use self::schema::provider_schema;
 use crate::k8s::ClusterSet;
 use crate::resources::context::{Ctx, ProviderConfig, not_configured};
-use crate::resources::resource::Dispatch;
+use crate::resources::resource::{Action, Dispatch};
 use crate::resources::{functions, registry};
+use crate::tfplugin::action::{ActionRequest, InvokeRequest};
 use crate::tfplugin::diag::Diagnostics;
 use crate::tfplugin::function::FunctionError;
 use crate::tfplugin::list::{GeneratedConfig, ListRequest, ListResponse};
@@ -72,6 +73,7 @@ impl Meshfed {
                 functions: functions::signatures(),
                 identities: registry.identity_schemas(),
                 list_resources: registry.list_schemas(),
+                actions: registry.action_schemas(),
             },
             state: RwLock::new(None),
         }
@@ -208,6 +210,43 @@ impl Provider for Meshfed {
     async fn call_function(&self, name: &str, args: Vec<Value>) -> Result<Value, FunctionError> {
         functions::call(name, &args)
     }
+
+    async fn validate_action_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+        match registry().action(type_name) {
+            Some(a) => a.validate(config),
+            None => Diagnostics::new(),
+        }
+    }
+
+    async fn plan_action(&self, req: ActionRequest) -> Diagnostics {
+        let state = self.state.read().await;
+        match action_target(&state, &req.type_name) {
+            Ok((ctx, a)) => a.plan(&ctx, &req.config),
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    async fn invoke_action(&self, req: InvokeRequest) -> Diagnostics {
+        let state = self.state.read().await;
+        match action_target(&state, &req.type_name) {
+            Ok((ctx, a)) => a.invoke(&ctx, req).await,
+            Err(diagnostics) => diagnostics,
+        }
+    }
+}
+
+/// Like [`target`], for an action.
+fn action_target<'a>(
+    state: &'a Option<Configured>,
+    type_name: &str,
+) -> Result<(Ctx<'a>, &'static dyn Action), Diagnostics> {
+    let configured = state
+        .as_ref()
+        .ok_or_else(|| Diagnostics::from(not_configured()))?;
+    let action = registry()
+        .action(type_name)
+        .ok_or_else(|| Diagnostics::from(not_supported(&format!("action {type_name}"))))?;
+    Ok((configured.ctx(), action))
 }
 
 /// The context and the resource a call goes to, or why it cannot be served: no valid provider

@@ -19,7 +19,8 @@
 //! `input.rs`: configuration → checked input; `state.rs`; `import.rs`; `tests.rs`):
 //! [`service_entry`] (`meshfed_service_entry`), [`exported_service`]
 //! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data source [`cluster`]
-//! (`meshfed_cluster`). The provider-defined functions are in [`functions`].
+//! (`meshfed_cluster`). The provider-defined functions are in [`functions`], the actions
+//! (`meshfed_rollout_restart`) in [`actions`].
 //!
 //! Imports `tfplugin`, `mesh`, `k8s` and `cert`; never the provider layer above it. No resource
 //! imports another resource's module: what two share lives in a shared module here.
@@ -29,6 +30,7 @@
 //! [`ObjectKey`]: objects::ObjectKey
 //! [`Field`]: values::Field
 
+pub mod actions;
 pub mod cluster;
 pub mod context;
 pub mod export;

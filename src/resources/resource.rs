@@ -1,5 +1,5 @@
-//! The shape every resource and data source has, and the registry the provider dispatches
-//! through.
+//! The shape every resource, data source and action has, and the registry the provider
+//! dispatches through.
 //!
 //! A resource implements [`Resource`]: its type name and schema, validation that needs no
 //! provider configuration, and hooks for the parts that differ between resources — how a create or
@@ -7,6 +7,8 @@
 //! written, the shape of its objects for refresh, and import. Everything they share (deciding
 //! create / update / delete, destroy, writing and pruning objects, refresh, the protocol
 //! responses) is done once, in [`super::lifecycle`].
+//!
+//! A data source implements [`DataSource`], an action [`Action`]; neither has a lifecycle.
 //!
 //! The registry is the one place that names every resource; no resource imports another, nor
 //! the provider layer.
@@ -21,7 +23,8 @@ use super::objects::{Desired, Manifests, ObjectKey};
 use super::ownership;
 use super::query::{self, Candidate};
 use super::writes::Order;
-use super::{cluster, exported_service, service_entry, trust};
+use super::{actions, cluster, exported_service, service_entry, trust};
+use crate::tfplugin::action::InvokeRequest;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::list::{ListRequest, ListResponse};
@@ -261,10 +264,30 @@ pub trait DataSource: Send + Sync {
     async fn read(&self, ctx: Option<&Ctx<'_>>, req: ReadDataRequest) -> ReadDataResponse;
 }
 
-/// Every resource and data source meshfed serves, by type name.
+/// One Terraform action (Terraform ≥ 1.14): an operation on clusters that Terraform invokes on
+/// demand or from a resource's `action_trigger`, and keeps no state of.
+///
+/// Guarantees the provider gives: `plan` and `invoke` run with a valid provider configuration;
+/// `invoke` gets a configuration that `plan` accepted, wholly known.
+#[tonic::async_trait]
+pub trait Action: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Checks that need no provider configuration (values may be unknown: they pass).
+    fn validate(&self, config: &Value) -> Diagnostics;
+    /// Every check that can be made before invoking, against the provider configuration. Makes
+    /// no API call.
+    fn plan(&self, ctx: &Ctx<'_>, config: &Value) -> Diagnostics;
+    /// Does it, reporting progress through `req.progress` and stopping early once `req.stop`
+    /// is raised; the diagnostics say what failed and what was left undone.
+    async fn invoke(&self, ctx: &Ctx<'_>, req: InvokeRequest) -> Diagnostics;
+}
+
+/// Every resource, data source and action meshfed serves, by type name.
 pub struct Registry {
     resources: BTreeMap<&'static str, Box<dyn Dispatch>>,
     data_sources: BTreeMap<&'static str, Box<dyn DataSource>>,
+    actions: BTreeMap<&'static str, Box<dyn Action>>,
 }
 
 impl Registry {
@@ -275,13 +298,26 @@ impl Registry {
             Box::new(Registered(trust::Trust)),
         ];
         let data_sources: Vec<Box<dyn DataSource>> = vec![Box::new(cluster::ClusterData)];
+        let actions: Vec<Box<dyn Action>> = vec![Box::new(actions::RolloutRestart)];
         Registry {
             resources: resources.into_iter().map(|r| (r.type_name(), r)).collect(),
             data_sources: data_sources
                 .into_iter()
                 .map(|d| (d.type_name(), d))
                 .collect(),
+            actions: actions.into_iter().map(|a| (a.type_name(), a)).collect(),
         }
+    }
+
+    pub fn action(&self, type_name: &str) -> Option<&dyn Action> {
+        self.actions.get(type_name).map(Box::as_ref)
+    }
+
+    /// Every action's schema (of its `config` block), by type name.
+    pub fn action_schemas(&self) -> BTreeMap<String, Schema> {
+        let each = self.actions.values();
+        each.map(|a| (a.type_name().to_string(), a.schema()))
+            .collect()
     }
 
     pub fn resource(&self, type_name: &str) -> Option<&dyn Dispatch> {

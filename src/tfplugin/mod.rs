@@ -7,6 +7,7 @@
 //! - [`function`]: provider-defined functions' signatures and call errors.
 //! - [`identity`]: resource identity schemas.
 //! - [`list`]: list resources (`terraform query`) and configuration generation.
+//! - [`action`]: actions (`action` blocks, `terraform apply -invoke`), their requests and progress.
 //! - [`provider`]: the [`provider::Provider`] trait a provider implements, with typed requests.
 //! - `wire`: conversion between protobuf messages and the types above, one function per message.
 //! - [`server`]: the gRPC services and their [`server::router`]: the Provider service
@@ -17,6 +18,7 @@
 //!
 //! Must not import `k8s`, `mesh`, `resources` or `provider`.
 
+pub mod action;
 pub mod automtls;
 pub mod codec;
 pub mod diag;

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::action::{ActionRequest, InvokeRequest};
 use super::diag::{AttrPath, Diagnostic, Diagnostics};
 use super::function::{Function, FunctionError};
 use super::identity::IdentitySchema;
@@ -27,6 +28,8 @@ pub struct ProviderSchemas {
     /// List resources (`terraform query`): the schema of a `list` block's `config`, by the
     /// managed resource type they list (which must have an identity).
     pub list_resources: BTreeMap<String, Schema>,
+    /// Actions (Terraform ≥ 1.14): the schema of an `action` block's `config`, by action type.
+    pub actions: BTreeMap<String, Schema>,
 }
 
 /// What the Terraform client says it can handle.
@@ -116,7 +119,7 @@ pub struct ApplyRequest {
     pub planned_identity: Value,
 }
 
-/// Tells an apply in flight to stop: raised [`STOP_GRACE`] after Terraform sent StopProvider
+/// Tells an apply (or an action) in flight to stop: raised [`STOP_GRACE`] after Terraform sent StopProvider
 /// (an interrupt, Ctrl-C). Until then the apply goes on, so a resource whose few objects are
 /// being written is finished and recorded whole; once raised, the apply writes nothing more and
 /// returns the state of what it did. Never raised by default.
@@ -398,5 +401,23 @@ pub trait Provider: Send + Sync + 'static {
         Err(FunctionError::call(format!(
             "function {name:?} is not supported by meshfed"
         )))
+    }
+
+    /// Checks an `action` block's `config` without the provider configuration (values may be
+    /// unknown: they pass).
+    async fn validate_action_config(&self, _type_name: &str, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+
+    /// Plans an action: every check that can be made before invoking it, with the provider
+    /// configured. Makes no change.
+    async fn plan_action(&self, req: ActionRequest) -> Diagnostics {
+        not_supported(&format!("action {}", req.type_name)).into()
+    }
+
+    /// Invokes an action, reporting progress through `req.progress`; the diagnostics complete
+    /// the invocation.
+    async fn invoke_action(&self, req: InvokeRequest) -> Diagnostics {
+        not_supported(&format!("action {}", req.type_name)).into()
     }
 }

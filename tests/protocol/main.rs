@@ -2,7 +2,7 @@
 //! a unix socket, as in production, and driven by a real tonic client, the way Terraform drives
 //! it. Two providers sit behind the server. The real one (`meshfed::provider::Meshfed`) answers
 //! the schema, provider configuration, `meshfed_cluster` data source, functions, identity
-//! schemas, unknown-type, StopProvider, unsupported-RPC and go-plugin service tests; none of them
+//! schemas, actions, unknown-type, StopProvider, unsupported-RPC and go-plugin service tests; none of them
 //! reaches a cluster. The resource lifecycle (plan, apply, read, import, identities, state
 //! upgrades and moves, resource validation), panics and cancellation run against a small test
 //! provider (`test_provider.rs`) whose one resource type uses every schema feature Terraform
@@ -14,7 +14,8 @@
 //!
 //! Harness: `harness.rs` (server, client, `call!`), `msgpack.rs`, `diagnostics.rs`,
 //! `test_provider.rs`. Tests, by topic: `schema.rs`, `meshfed_config.rs`, `lifecycle.rs`,
-//! `state.rs`, `failures.rs`, `functions.rs`, `identity.rs`, `list.rs`, `unsupported.rs`, `go_plugin.rs`.
+//! `state.rs`, `failures.rs`, `functions.rs`, `identity.rs`, `list.rs`, `actions.rs`, `unsupported.rs`,
+//! `go_plugin.rs`.
 
 #[macro_use]
 mod harness;
@@ -22,6 +23,7 @@ mod diagnostics;
 mod msgpack;
 mod test_provider;
 
+mod actions;
 mod failures;
 mod functions;
 mod go_plugin;

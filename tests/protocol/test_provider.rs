@@ -210,6 +210,7 @@ impl TestProvider {
                 functions: BTreeMap::new(),
                 identities: BTreeMap::from([(THING.to_string(), thing_identity())]),
                 list_resources: BTreeMap::new(),
+                actions: BTreeMap::new(),
             },
             calls: Mutex::new(Vec::new()),
             apply_started: tokio::sync::Notify::new(),

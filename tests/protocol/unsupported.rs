@@ -1,6 +1,5 @@
 //! RPCs meshfed does not support, each answered with a diagnostic saying so rather than a gRPC
-//! error: GenerateResourceConfig (test provider), ephemeral resources, state stores and actions
-//! (meshfed).
+//! error: GenerateResourceConfig (test provider), ephemeral resources and state stores (meshfed).
 //! Needs nothing external.
 
 use std::sync::Arc;
@@ -200,53 +199,4 @@ async fn state_stores_are_not_supported() {
     assert_read_state_bytes_refused(&mut c, store).await;
     assert_state_writes_refused(&mut c, store).await;
     assert_state_locks_refused(&mut c, store).await;
-}
-
-#[tokio::test]
-async fn actions_are_not_supported() {
-    let plugin = Plugin::start(Arc::new(Meshfed::new())).await;
-    let mut c = plugin.provider();
-    let d = call!(
-        c,
-        plan_action,
-        pb::plan_action::Request {
-            action_type: "meshfed_rotate".into(),
-            ..Default::default()
-        }
-    )
-    .diagnostics;
-    assert_not_supported(&d, "PlanAction");
-    let d = call!(
-        c,
-        validate_action_config,
-        pb::validate_action_config::Request {
-            type_name: "meshfed_rotate".into(),
-            ..Default::default()
-        }
-    )
-    .diagnostics;
-    assert_not_supported(&d, "ValidateActionConfig");
-
-    let mut stream = call!(
-        c,
-        invoke_action,
-        pb::invoke_action::Request {
-            action_type: "meshfed_rotate".into(),
-            ..Default::default()
-        }
-    );
-    let mut events = Vec::new();
-    while let Some(e) = within("the InvokeAction stream", stream.message())
-        .await
-        .expect("the InvokeAction stream ends cleanly")
-    {
-        events.push(e);
-    }
-    assert_eq!(events.len(), 1, "{events:#?}");
-    match &events[0].r#type {
-        Some(pb::invoke_action::event::Type::Completed(done)) => {
-            assert_not_supported(&done.diagnostics, "InvokeAction")
-        }
-        other => panic!("InvokeAction must complete with diagnostics, got {other:#?}"),
-    }
 }

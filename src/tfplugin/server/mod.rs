@@ -3,9 +3,10 @@
 //! - `service`: [`ProviderService`], the `tfplugin6.Provider` service over a [`Provider`], and
 //!   what its RPCs share (stop token, panic guard, schema look-up, value decoding/encoding).
 //! - `rpcs`: the Provider RPCs meshfed serves (schemas, validation, configure, upgrade, read,
-//!   plan, apply, import, move, data sources, functions, identities, StopProvider);
+//!   plan, apply, import, move, data sources, functions, identities, actions, StopProvider);
 //!   `functions`: what GetFunctions and CallFunction do; `identity`: identities on the wire;
-//!   `list`: ListResource, its validation, and GenerateResourceConfig.
+//!   `list`: ListResource, its validation, and GenerateResourceConfig; `actions`: PlanAction and
+//!   InvokeAction's stream of progress events.
 //! - `unsupported`: the Provider RPCs for features meshfed lacks, answered with diagnostics.
 //! - `go_plugin`: go-plugin's `GRPCController`, `GRPCStdio` and `GRPCBroker`, and health.
 //!
@@ -13,6 +14,7 @@
 //! diagnostics to the user, and only a status to the log. Must not import `serve`, `handshake`
 //! or anything outside the protocol layer.
 
+mod actions;
 mod functions;
 mod go_plugin;
 mod identity;

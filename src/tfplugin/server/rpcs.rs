@@ -1,7 +1,8 @@
 //! The `tfplugin6.Provider` RPCs meshfed serves: metadata and schemas, validation, provider
 //! configuration, state upgrade, read, plan, apply, import, move, data source reads, functions
 //! (their calls in `functions`), resource identities (their encoding in `identity`), list
-//! resources and configuration generation (in `list`) and StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
+//! resources and configuration generation (in `list`), actions (validation here; planning and
+//! the invocation's stream in `actions`) and StopProvider. Every one looks up the schema of the type it names, decodes values, calls the
 //! [`Provider`] under the stop token and panic guard, and encodes the answer; errors become
 //! diagnostics in the response, never gRPC failures. Each writes those steps as one async block
 //! that stops at the first diagnostic (`?`), and says only what its response holds then: the
@@ -14,9 +15,9 @@
 use tonic::{Request, Response};
 
 use super::Rpc;
-use super::functions;
 use super::service::{Kind, ProviderService, answer, decode, encode, verdict};
 use super::unsupported::unsupported_rpcs;
+use super::{actions, functions};
 use crate::tfplugin::diag::Diagnostic;
 use crate::tfplugin::provider::{self as p, Provider};
 use crate::tfplugin::value::Value;
@@ -57,6 +58,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                     type_name: k.clone(),
                 })
                 .collect(),
+            actions: s
+                .actions
+                .keys()
+                .map(|k| pb::get_metadata::ActionMetadata {
+                    type_name: k.clone(),
+                })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -85,6 +93,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .iter()
                 .map(|(k, v)| (k.clone(), wire::schema(v)))
                 .collect(),
+            action_schemas: actions::schemas(self.provider.as_ref()),
             server_capabilities: Some(server_capabilities(s)),
             ..Default::default()
         }))
@@ -508,6 +517,36 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         Ok(Response::new(self.call(r.into_inner()).await))
     }
 
+    async fn validate_action_config(
+        &self,
+        r: Request<pb::validate_action_config::Request>,
+    ) -> Rpc<pb::validate_action_config::Response> {
+        let r = r.into_inner();
+        let capabilities = p::ClientCapabilities::default();
+        let diagnostics = self
+            .validate_config(Kind::Action, &r.type_name, r.config.as_ref(), capabilities)
+            .await;
+        Ok(Response::new(pb::validate_action_config::Response {
+            diagnostics,
+        }))
+    }
+
+    async fn plan_action(
+        &self,
+        r: Request<pb::plan_action::Request>,
+    ) -> Rpc<pb::plan_action::Response> {
+        Ok(Response::new(self.action_plan(r.into_inner()).await))
+    }
+
+    type InvokeActionStream = super::BoxStream<pb::invoke_action::Event>;
+
+    async fn invoke_action(
+        &self,
+        r: Request<pb::invoke_action::Request>,
+    ) -> Rpc<Self::InvokeActionStream> {
+        Ok(Response::new(self.invoke(r.into_inner())))
+    }
+
     unsupported_rpcs!();
 }
 
@@ -518,7 +557,7 @@ impl<P: Provider> ProviderService<P> {
         decode(config, &ty, "provider configuration")
     }
 
-    /// ValidateResourceConfig and ValidateDataResourceConfig: decodes `config` against the
+    /// ValidateResourceConfig, ValidateDataResourceConfig and ValidateActionConfig: decodes `config` against the
     /// schema of `type_name` and has the provider check it, under the guard.
     async fn validate_config(
         &self,
@@ -539,6 +578,7 @@ impl<P: Provider> ProviderService<P> {
                 Kind::DataSource => self
                     .provider
                     .validate_data_resource_config(type_name, &config),
+                Kind::Action => self.provider.validate_action_config(type_name, &config),
             };
             self.guarded("validation", check).await
         };

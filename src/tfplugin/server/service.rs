@@ -5,7 +5,7 @@
 //! RPC's outcome becomes its response: [`verdict`] for the diagnostics of a configuration check,
 //! [`answer`] for a response or the diagnostic that stopped it.
 //!
-//! The RPCs themselves are in `rpcs` (served) and `unsupported` (stubs). Must not import the
+//! The RPCs themselves are in `rpcs` (served; actions in `actions`) and `unsupported` (stubs). Must not import the
 //! go-plugin services, `serve`, or anything outside the protocol layer.
 
 use std::future::Future;
@@ -67,7 +67,7 @@ impl<P: Provider> ProviderService<P> {
         encode(&self.scrub(v, schema), &schema.value_type(), what)
     }
 
-    fn token(&self) -> CancellationToken {
+    pub(super) fn token(&self) -> CancellationToken {
         self.stop
             .lock()
             .map(|t| t.clone())
@@ -100,24 +100,7 @@ impl<P: Provider> ProviderService<P> {
     where
         F: Future<Output = T> + Send,
     {
-        tokio::select! {
-            r = AssertUnwindSafe(fut).catch_unwind() => r.map_err(|panic| {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                tracing::error!(operation = what, panic = %msg, "provider panicked");
-                Diagnostic::error(
-                    format!("meshfed internal error during {what}"),
-                    format!("The provider hit a bug and stopped this operation: {msg}. Please report it. Nothing else was changed by this operation after the error."),
-                )
-            }),
-            _ = token.cancelled() => Err(Diagnostic::error(
-                format!("{what} cancelled"),
-                "Terraform asked meshfed to stop (interrupt), so this operation was cancelled before it finished. Run the command again to finish it.",
-            )),
-        }
+        guard(what, fut, token).await
     }
 
     /// The stop signal of one apply: raised [`STOP_GRACE`] after StopProvider, unless the apply
@@ -178,10 +161,41 @@ impl<P: Provider> ProviderService<P> {
         let of_kind = match kind {
             Kind::Resource => &schemas.resources,
             Kind::DataSource => &schemas.data_sources,
+            Kind::Action => &schemas.actions,
         };
         of_kind
             .get(type_name)
             .ok_or_else(|| unknown_type(kind.noun(), type_name, of_kind.keys()))
+    }
+}
+
+/// Runs `fut` so that cancelling `token` drops it and a panic becomes a diagnostic; `what` names
+/// the operation in both.
+pub(super) async fn guard<T, F>(
+    what: &str,
+    fut: F,
+    token: CancellationToken,
+) -> Result<T, Diagnostic>
+where
+    F: Future<Output = T> + Send,
+{
+    tokio::select! {
+        r = AssertUnwindSafe(fut).catch_unwind() => r.map_err(|panic| {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(operation = what, panic = %msg, "provider panicked");
+            Diagnostic::error(
+                format!("meshfed internal error during {what}"),
+                format!("The provider hit a bug and stopped this operation: {msg}. Please report it. Nothing else was changed by this operation after the error."),
+            )
+        }),
+        _ = token.cancelled() => Err(Diagnostic::error(
+            format!("{what} cancelled"),
+            "Terraform asked meshfed to stop (interrupt), so this operation was cancelled before it finished. Run the command again to finish it.",
+        )),
     }
 }
 
@@ -196,14 +210,16 @@ pub(super) struct ApplyStop {
 pub(super) enum Kind {
     Resource,
     DataSource,
+    Action,
 }
 
 impl Kind {
-    /// How messages name the kind: "resource", "data source".
+    /// How messages name the kind: "resource", "data source", "action".
     pub(super) fn noun(self) -> &'static str {
         match self {
             Kind::Resource => "resource",
             Kind::DataSource => "data source",
+            Kind::Action => "action",
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The `tfplugin6.Provider` RPCs for features meshfed does not have: ephemeral resources, state
-//! stores and actions. Each answers at once, from its
+//! The `tfplugin6.Provider` RPCs for features meshfed does not have: ephemeral resources and
+//! state stores. Each answers at once, from its
 //! request alone, with a "not supported" error diagnostic naming the feature and the type asked
 //! for.
 //!
@@ -47,10 +47,7 @@ macro_rules! unsupported_rpcs {
             unlock_state(unlock_state): "state store {}", type_name;
             get_states(get_states): "state store {}", type_name;
             delete_state(delete_state): "state store {}", type_name;
-            plan_action(plan_action): "action {}", action_type;
-            validate_action_config(validate_action_config): "action {}", type_name;
             read_state_bytes(read_state_bytes) => stream ReadStateBytesStream of Response;
-            invoke_action(invoke_action) => stream InvokeActionStream of Event;
             write_state_bytes(write_state_bytes) => from stream of RequestChunk;
         }
     };
@@ -142,17 +139,6 @@ pub(super) fn read_state_bytes(r: pb::read_state_bytes::Request) -> pb::read_sta
     pb::read_state_bytes::Response {
         diagnostics: unsupported(&format!("state store {}", r.type_name)),
         ..Default::default()
-    }
-}
-
-/// The one event of the action stream: completed, with the diagnostic.
-pub(super) fn invoke_action(r: pb::invoke_action::Request) -> pb::invoke_action::Event {
-    pb::invoke_action::Event {
-        r#type: Some(pb::invoke_action::event::Type::Completed(
-            pb::invoke_action::event::Completed {
-                diagnostics: unsupported(&format!("action {}", r.action_type)),
-            },
-        )),
     }
 }
 
