@@ -18,8 +18,8 @@
 //! One module per type, each laid out alike (`mod.rs`: schema, then the lifecycle hooks;
 //! `input.rs`: configuration → checked input; `state.rs`; `import.rs`; `tests.rs`):
 //! [`service_entry`] (`meshfed_service_entry`), [`exported_service`]
-//! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data source [`cluster`]
-//! (`meshfed_cluster`). The provider-defined functions are in [`functions`].
+//! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data sources [`cluster`]
+//! (`meshfed_cluster`) and [`federation_status`] (`meshfed_federation_status`). The provider-defined functions are in [`functions`].
 //!
 //! Imports `tfplugin`, `mesh`, `k8s` and `cert`; never the provider layer above it. No resource
 //! imports another resource's module: what two share lives in a shared module here.
@@ -33,6 +33,7 @@ pub mod cluster;
 pub mod context;
 pub mod export;
 pub mod exported_service;
+pub mod federation_status;
 pub mod functions;
 pub mod identity;
 pub mod lifecycle;

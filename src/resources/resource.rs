@@ -21,7 +21,7 @@ use super::objects::{Desired, Manifests, ObjectKey};
 use super::ownership;
 use super::query::{self, Candidate};
 use super::writes::Order;
-use super::{cluster, exported_service, service_entry, trust};
+use super::{cluster, exported_service, federation_status, service_entry, trust};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;
 use crate::tfplugin::list::{ListRequest, ListResponse};
@@ -274,7 +274,10 @@ impl Registry {
             Box::new(Registered(exported_service::ExportedService)),
             Box::new(Registered(trust::Trust)),
         ];
-        let data_sources: Vec<Box<dyn DataSource>> = vec![Box::new(cluster::ClusterData)];
+        let data_sources: Vec<Box<dyn DataSource>> = vec![
+            Box::new(cluster::ClusterData),
+            Box::new(federation_status::FederationStatus),
+        ];
         Registry {
             resources: resources.into_iter().map(|r| (r.type_name(), r)).collect(),
             data_sources: data_sources
