@@ -11,6 +11,7 @@
 //!   party's root; problems name the attribute they came from.
 //! - [`encoding`]: PEM text, base64 and SHA-256 digests (fingerprints, and the `sha256:` form
 //!   in which Secret values are shown), in one place.
+//! - [`inspect`]: what a live bundle holds (fingerprints, subjects, `not_after`), for reports.
 //! - [`issue`]: [`issue_workload_cert`] signs a SPIFFE workload certificate with an
 //!   intermediate, as istiod would.
 //! - [`handshake`]: [`mtls_handshake`] runs a real rustls mutual TLS handshake in memory.
@@ -23,6 +24,7 @@ pub mod check;
 pub mod encoding;
 pub mod generate;
 pub mod handshake;
+pub mod inspect;
 pub mod issue;
 mod key;
 

@@ -9,6 +9,7 @@
 //!   (`meshfed_trust`);
 //! - [`names`]: Istio's naming rules (SPIFFE trust domains);
 //! - [`discover`]: recognising a federation (meshfed's or made by hand) in live objects;
+//! - [`status`]: judging a live federation (`meshfed_federation_status`): problems and fixes;
 //! - here: [`MeshFacts`], [`Manifest`] (one rendered object), [`Protocol`].
 //!
 //! Must not import the protocol layer, the Kubernetes client or the resources; may use `cert`'s
@@ -20,6 +21,7 @@ pub mod exported_service;
 mod golden;
 pub mod names;
 pub mod service_entry;
+pub mod status;
 pub mod trust;
 
 /// What meshfed needs to know about a cluster's mesh.

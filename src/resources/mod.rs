@@ -18,9 +18,10 @@
 //! One module per type, each laid out alike (`mod.rs`: schema, then the lifecycle hooks;
 //! `input.rs`: configuration → checked input; `state.rs`; `import.rs`; `tests.rs`):
 //! [`service_entry`] (`meshfed_service_entry`), [`exported_service`]
-//! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data source [`cluster`]
-//! (`meshfed_cluster`). The provider-defined functions are in [`functions`], the actions
-//! (`meshfed_rollout_restart`) in [`actions`].
+//! (`meshfed_exported_service`), [`trust`] (`meshfed_trust`), and the data sources [`cluster`]
+//! (`meshfed_cluster`) and [`federation_status`] (`meshfed_federation_status`). The
+//! provider-defined functions are in [`functions`], the actions (`meshfed_rollout_restart`) in
+//! [`actions`].
 //!
 //! Imports `tfplugin`, `mesh`, `k8s` and `cert`; never the provider layer above it. No resource
 //! imports another resource's module: what two share lives in a shared module here.
@@ -35,6 +36,7 @@ pub mod cluster;
 pub mod context;
 pub mod export;
 pub mod exported_service;
+pub mod federation_status;
 pub mod functions;
 pub mod identity;
 pub mod lifecycle;

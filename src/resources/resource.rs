@@ -23,7 +23,7 @@ use super::objects::{Desired, Manifests, ObjectKey};
 use super::ownership;
 use super::query::{self, Candidate};
 use super::writes::Order;
-use super::{actions, cluster, exported_service, service_entry, trust};
+use super::{actions, cluster, exported_service, federation_status, service_entry, trust};
 use crate::tfplugin::action::InvokeRequest;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::identity::IdentitySchema;
@@ -297,7 +297,10 @@ impl Registry {
             Box::new(Registered(exported_service::ExportedService)),
             Box::new(Registered(trust::Trust)),
         ];
-        let data_sources: Vec<Box<dyn DataSource>> = vec![Box::new(cluster::ClusterData)];
+        let data_sources: Vec<Box<dyn DataSource>> = vec![
+            Box::new(cluster::ClusterData),
+            Box::new(federation_status::FederationStatus),
+        ];
         let actions: Vec<Box<dyn Action>> = vec![Box::new(actions::RolloutRestart)];
         Registry {
             resources: resources.into_iter().map(|r| (r.type_name(), r)).collect(),
