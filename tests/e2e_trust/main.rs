@@ -9,6 +9,7 @@
 //! `fixture.rs` holds the control planes and configurations; the tests are by topic: `members.rs`
 //! (members and peers trusting each other), `keys.rs` (CA material and where keys never go),
 //! `refused.rs` (inputs refused at plan), `repair.rs` (a lost Secret, istiod's settings),
+//! `rotation.rs` (a provided CA and a peer's root rotated in phases; expiry warnings),
 //! `ownership.rs` (a `cacerts` meshfed did not write is never overwritten; a CA key kept in the
 //! operator's Secret), `interrupted.rs` (Ctrl-C over slow links loses track of nothing written,
 //! makes no CA twice), `partial.rs` (a member lost mid-apply), `rbac.rs` (a permission missing
@@ -24,6 +25,7 @@ mod partial;
 mod rbac;
 mod refused;
 mod repair;
+mod rotation;
 #[path = "../support/mod.rs"]
 mod support;
 

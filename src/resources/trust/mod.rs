@@ -131,6 +131,7 @@ impl Resource for Trust {
         let manifests = Value::Map(manifests.collect());
         let roots = roots_value(&p, &cas);
         expiry::check(&p, &cas, crate::cert::now(), diags);
+        rotation::check_peers(&p, &req.prior_state, diags);
         for m in &p.members {
             checks::warn_self_signed(ctx, m, &prior, diags).await;
             rotation::warn_lost(m, &cas[&m.cluster], diags);

@@ -338,3 +338,48 @@ pub fn warn_lost(
 #[cfg(test)]
 #[path = "rotation_tests.rs"]
 mod tests;
+
+/// At plan: refuses a peer whose roots are replaced outright (no root in common with the roots
+/// in `prior_state`), which would stop trusting its current certificates before its workloads
+/// hold new ones. A peer rotates with an overlap: both roots, then the new one alone.
+pub fn check_peers(
+    p: &super::input::TrustInput,
+    prior_state: &crate::tfplugin::value::Value,
+    diags: &mut crate::tfplugin::diag::Diagnostics,
+) {
+    use crate::cert::encoding::pem_texts;
+    let prior_peers = prior_state
+        .get("peer")
+        .and_then(crate::tfplugin::value::Value::elements)
+        .unwrap_or_default();
+    let prior_roots = |td: &str| -> Option<Vec<String>> {
+        let peer = prior_peers.iter().find(|v| {
+            crate::resources::values::string(v, "trust_domain")
+                .known()
+                .as_deref()
+                == Some(td)
+        })?;
+        let pem = crate::resources::values::string(peer, "root_cert_pem").known()?;
+        Some(pem_texts(&pem))
+    };
+    for (i, peer) in p.peers.iter().enumerate() {
+        let Some(before) = prior_roots(&peer.trust_domain) else {
+            continue;
+        };
+        let now = peer.roots();
+        if before.is_empty() || now.iter().any(|r| before.contains(r)) {
+            continue;
+        }
+        let path = crate::tfplugin::diag::AttrPath::attr("peer")
+            .index(i)
+            .then("root_cert_pem");
+        diags.push(Diagnostic::error(
+            format!("Rotation of peer {} refused", peer.trust_domain),
+            format!(
+                "root_cert_pem replaces every root trusted for {td} at once: every member would stop accepting certificates of {td}'s current CA in this apply, before {td}'s workloads hold certificates of the new one. Rotate with an overlap: first list the current root and the new one in root_cert_pem (one after the other) and apply; once {td} signs with its new CA and its workloads have new certificates, list the new root alone. To stop trusting {td} at once (a compromised root), remove the peer block in one apply and add it back in the next.",
+                td = peer.trust_domain
+            ),
+        )
+        .at(path));
+    }
+}
