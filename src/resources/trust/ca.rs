@@ -210,6 +210,7 @@ async fn resolve_member(
     let steady = |ca| ResolvedMember {
         ca,
         generation: generation(m),
+        algorithm: algorithm(m),
         extra_roots: vec![],
         next: None,
         progress: None,
@@ -217,38 +218,7 @@ async fn resolve_member(
     match &plan.step {
         Step::Steady => Some(steady(resolve(ctx, m, &plan.ca, private, diags).await?)),
         Step::Overlap { signing, incoming } => {
-            let cacerts = cacerts_key(&m.cluster, &m.istio_namespace);
-            let key = kept_key(ctx, m, &cacerts, signing, diags).await?;
-            let (extra, next, incoming) = match incoming {
-                Incoming::Generate => {
-                    let MemberCa::Generated(n) = generate(m, diags)? else {
-                        return None;
-                    };
-                    let alg = algorithm(m);
-                    let r = Remembered::of(&n, &alg, generation(m));
-                    (n.root_cert_pem.clone(), Some(n), r)
-                }
-                Incoming::Staged(r) => {
-                    let next = next_key(&m.cluster, &m.istio_namespace);
-                    let key = kept_key(ctx, m, &next, r, diags).await?;
-                    (r.root_cert_pem.clone(), Some(r.with_key(key)), r.clone())
-                }
-                Incoming::Provided(c) => {
-                    let root = c.root_cert_pem().to_string();
-                    let r = Remembered {
-                        root_cert_pem: root.clone(),
-                        ..Remembered::default()
-                    };
-                    (root, None, r)
-                }
-            };
-            Some(ResolvedMember {
-                ca: MemberCa::Generated(signing.with_key(key)),
-                generation: signing.generation,
-                extra_roots: vec![extra],
-                next,
-                progress: Some(InProgress::Overlap { incoming }),
-            })
+            resolve_overlap(ctx, m, signing, incoming, diags).await
         }
         Step::Switch { signing, retiring } => {
             let ca = match signing {
@@ -262,6 +232,7 @@ async fn resolve_member(
             Some(ResolvedMember {
                 ca,
                 generation: generation(m),
+                algorithm: algorithm(m),
                 extra_roots: retiring.clone(),
                 next: None,
                 progress: Some(InProgress::Switch {
@@ -270,6 +241,50 @@ async fn resolve_member(
             })
         }
     }
+}
+
+/// Phase `overlap`: the remembered CA keeps signing (its key read back from `cacerts`), the
+/// incoming CA's root is trusted too (generated now, or staged before with its key read back).
+async fn resolve_overlap(
+    ctx: &Ctx<'_>,
+    m: &MemberInput,
+    signing: &Remembered,
+    incoming: &Incoming,
+    diags: &mut Diagnostics,
+) -> Option<ResolvedMember> {
+    let cacerts = cacerts_key(&m.cluster, &m.istio_namespace);
+    let key = kept_key(ctx, m, &cacerts, signing, diags).await?;
+    let (extra, next, incoming) = match incoming {
+        Incoming::Generate => {
+            let MemberCa::Generated(n) = generate(m, diags)? else {
+                return None;
+            };
+            let alg = algorithm(m);
+            let r = Remembered::of(&n, &alg, generation(m));
+            (n.root_cert_pem.clone(), Some(n), r)
+        }
+        Incoming::Staged(r) => {
+            let next = next_key(&m.cluster, &m.istio_namespace);
+            let key = kept_key(ctx, m, &next, r, diags).await?;
+            (r.root_cert_pem.clone(), Some(r.with_key(key)), r.clone())
+        }
+        Incoming::Provided(c) => {
+            let root = c.root_cert_pem().to_string();
+            let r = Remembered {
+                root_cert_pem: root.clone(),
+                ..Remembered::default()
+            };
+            (root, None, r)
+        }
+    };
+    Some(ResolvedMember {
+        ca: MemberCa::Generated(signing.with_key(key)),
+        generation: signing.generation,
+        algorithm: signing.key_algorithm.clone(),
+        extra_roots: vec![extra],
+        next,
+        progress: Some(InProgress::Overlap { incoming }),
+    })
 }
 
 fn algorithm(m: &MemberInput) -> String {

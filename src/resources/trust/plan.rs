@@ -112,6 +112,8 @@ pub struct ResolvedMember {
     pub ca: MemberCa,
     /// The generation of `ca` when generated.
     pub generation: u64,
+    /// The key algorithm of `ca` when generated.
+    pub algorithm: String,
     pub extra_roots: Vec<String>,
     /// The generated CA staged for the switch.
     pub next: Option<CaMaterial>,

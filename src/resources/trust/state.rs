@@ -310,8 +310,8 @@ pub fn remember(
         }
         let c = m.cluster.clone();
         match (&r.ca, &m.ca) {
-            (MemberCa::Generated(g), CaInput::Generate { algorithm, .. }) => {
-                let kept = Remembered::of(g, algorithm.as_str(), r.generation);
+            (MemberCa::Generated(g), CaInput::Generate { .. }) => {
+                let kept = Remembered::of(g, &r.algorithm, r.generation);
                 out.generated.insert(c.clone(), kept);
             }
             (MemberCa::Generated(g), _) => {
