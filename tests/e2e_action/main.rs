@@ -393,3 +393,46 @@ fn the_docs_show_the_example_that_is_invoked() {
         "the docs' example is examples/actions/meshfed_rollout_restart/action.tf"
     );
 }
+
+/// The use the rotation guide gives: a `meshfed_trust` whose updates (each phase of a CA
+/// rotation) trigger the restart, so that workloads fetch certificates of the CA istiod now signs
+/// with.
+#[test]
+fn each_phase_of_a_ca_rotation_triggers_the_restart() {
+    let p = Plane::start();
+    p.create("abc", "foo", "foo");
+    let trust = |generation: u32, rotation: &str| {
+        format!(
+            "resource \"meshfed_trust\" \"fed\" {{\n  member {{\n    cluster  = \"{A}\"\n    rotation = {rotation}\n    ca {{ generation = {generation} }}\n  }}\n  lifecycle {{\n    action_trigger {{\n      events  = [after_update]\n      actions = [action.meshfed_rollout_restart.foo]\n    }}\n  }}\n}}\n"
+        )
+    };
+    let dir = TfDir::new(Cli::Terraform);
+    dir.write("provider.tf", p.provider());
+    dir.write(
+        "action.tf",
+        example("actions/meshfed_rollout_restart/action.tf"),
+    );
+    dir.write("trust.tf", trust(1, "null"));
+    let created = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        !created.combined().contains("restarted deployment"),
+        "not when the trust is created\n{created}"
+    );
+    assert_eq!(restarted_at(&p.get("abc", "foo")), None);
+
+    let mut last = String::new();
+    for phase in ["\"overlap\"", "\"switch\"", "\"retire\""] {
+        std::thread::sleep(Duration::from_millis(1100)); // a new stamp, in whole seconds
+        dir.write("trust.tf", trust(2, phase));
+        let out = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(
+            out.combined()
+                .contains("restarted deployment abc/foo in cluster-a.local"),
+            "{phase}: restarted after the trust's update\n{out}"
+        );
+        let stamp = restarted_at(&p.get("abc", "foo")).expect("restarted");
+        assert!(stamp > last, "{phase}: {stamp} after {last}");
+        last = stamp;
+        dir.run_code(0, &["plan", "-detailed-exitcode", "-no-color"]);
+    }
+}
