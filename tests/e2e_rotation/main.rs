@@ -8,7 +8,8 @@
 //! bundle its own istiod pushes; only after `retire` does a certificate of the old CA fail.
 //! istiod is never restarted after the first plug-in: it reloads `cacerts` by itself.
 //! Then A's `cacerts` is deleted: meshfed regenerates it into phase `switch` (the old root kept),
-//! which istiod again loads without a restart.
+//! which istiod again loads without a restart. After each phase, `meshfed_federation_status`
+//! (the rotation guide's way to watch) reports the federation healthy.
 //!
 //! Needs real Terraform, control planes and istiod (`scripts/setup`).
 #[path = "../support/mod.rs"]
@@ -178,6 +179,58 @@ fn handshake(m: &Mesh, foo_cert: &WorkloadCert) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Deployment istio-system/istiod as Helm installs it with meshfed's settings: how a cluster shows
+/// the istiod that runs here as a process, for the status data source.
+fn istiod_deployment(m: &Mesh, cluster: &str) {
+    let labels = serde_json::json!({"app": "istiod", "istio": "pilot"});
+    let env = serde_json::json!([
+        {"name": "ISTIO_MULTIROOT_MESH", "value": "true"},
+        {"name": "SHARED_MESH_CONFIG", "value": "meshfed-mesh-config"}]);
+    let deployment = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "istiod", "namespace": "istio-system", "labels": labels},
+        "spec": {"selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "discovery",
+                                  "image": "docker.io/istio/pilot:1.31.0", "env": env}]}}}});
+    let client = m.rt.block_on(m.planes.client(cluster));
+    m.rt.block_on(support::rbac::apply(&client, &deployment));
+}
+
+/// The problems `meshfed_federation_status` reports now (read with the provider's identity).
+fn status_problems(m: &Mesh) -> Vec<String> {
+    let mut dir = TfDir::new(Cli::Terraform);
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/rotation/main.tf"
+    ))
+    .expect("read the example");
+    let provider_only = example
+        .split("resource \"meshfed_trust\"")
+        .next()
+        .expect("the provider part")
+        .to_string();
+    let status = format!(
+        "data \"meshfed_federation_status\" \"now\" {{\n  clusters = [\"{A}\", \"{B}\"]\n}}\n\noutput \"problems\" {{\n  value = [for p in data.meshfed_federation_status.now.problems : \"${{p.cluster}}: ${{p.problem}}\"]\n}}\n"
+    );
+    dir.write("main.tf", format!("{provider_only}\n{status}"));
+    let kubeconfig = m.planes.provider_kubeconfig().display().to_string();
+    dir.env("TF_VAR_kubeconfig", kubeconfig);
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let out = dir.run_ok(&["output", "-json", "problems"]);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("problems: {e}\n{out}"))
+}
+
+/// The status data source finds nothing wrong (retried like the bundles: istiod publishes a
+/// reloaded root within seconds).
+fn status_healthy(m: &Mesh, why: &str) {
+    let problems = until(|| status_problems(m), Vec::is_empty);
+    assert!(
+        problems.is_empty(),
+        "{why}: the status data source reports {problems:#?}"
+    );
+}
+
 /// Applies the saved plan; the next plan with the same variables is empty.
 fn apply(dir: &TfDir, vars: &[String]) {
     dir.run_ok(&["apply", "-auto-approve", "-no-color", "rotation.tfplan"]);
@@ -191,10 +244,13 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
     m.planes.restart_istiod(A);
     m.planes.restart_istiod(B);
+    istiod_deployment(&m, A);
+    istiod_deployment(&m, B);
     let (r1, rb) = (m.cacerts_root(A), m.cacerts_root(B));
     bundles_become(&m, &[r1.clone(), rb.clone()], "before");
     let before = foo_cert_from_current_ca(&m);
     handshake(&m, &before).expect("before the rotation");
+    status_healthy(&m, "before");
 
     // A new generation without a phase, or straight to switch, is refused at plan.
     let out = run(&dir, 1, &["plan", "-no-color"], &vars(2, None));
@@ -226,6 +282,7 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
     let during = foo_cert_from_current_ca(&m);
     handshake(&m, &before).expect("overlap: a certificate from before");
     handshake(&m, &during).expect("overlap: a certificate issued during");
+    status_healthy(&m, "overlap");
 
     // retire cannot come before switch.
     let out = run(&dir, 1, &["plan", "-no-color"], &vars(2, Some("retire")));
@@ -247,6 +304,7 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
     for (which, cert) in [("before", &before), ("during", &during), ("after", &after)] {
         handshake(&m, cert).unwrap_or_else(|e| panic!("switch: a certificate from {which}: {e}"));
     }
+    status_healthy(&m, "switch");
 
     // retire: the old root leaves A's root-cert.pem and B's bundle.
     let retire = vars(2, Some("retire"));
@@ -264,6 +322,7 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
         handshake(&m, &during).is_err(),
         "retire: the overlap's certificate (old CA)"
     );
+    status_healthy(&m, "retire");
     assert_eq!(
         pems(&cacerts(&m, A, "root-cert.pem")),
         pems(&r2),
@@ -309,6 +368,7 @@ fn lost_cacerts_keeps_the_old_root_trusted(
     );
     handshake(m, of_r2).expect("regenerated: a certificate of the lost CA");
     handshake(m, &fresh).expect("regenerated: a certificate of the new CA");
+    status_healthy(m, "regenerated");
     let retire = vars(2, Some("retire"));
     run(dir, 0, &["apply", "-auto-approve", "-no-color"], &retire);
     run(
