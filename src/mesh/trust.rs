@@ -263,8 +263,9 @@ pub fn parties(spec: &TrustSpec) -> Result<Vec<Party>, TrustError> {
     Ok(out)
 }
 
-/// Renders every member's objects: members by cluster name, and in each member the `cacerts`
-/// Secret (if meshfed writes it), the root ConfigMaps by party, then the mesh config.
+/// Renders every member's objects: members by cluster name, and in each member the staged next
+/// CA (during a rotation's overlap), the `cacerts` Secret (if meshfed writes it), the root
+/// ConfigMaps by party, then the mesh config; writes follow this order within a cluster.
 pub fn render(spec: &TrustSpec) -> Result<Vec<Rendered>, TrustError> {
     let parties = parties(spec)?;
     let mut members: Vec<&Member> = spec.members.iter().collect();
@@ -280,11 +281,13 @@ pub fn render(spec: &TrustSpec) -> Result<Vec<Rendered>, TrustError> {
             apply: manifest.clone(),
             manifest,
         };
-        if let Some(secret) = cacerts(m, &others, spec.bundle) {
-            out.push(secret);
-        }
+        // The staged CA first: an apply interrupted between the two leaves no cacerts whose
+        // root-cert.pem names a root whose key is nowhere.
         if let Some(next) = &m.next {
             out.push(next_ca(m, next));
+        }
+        if let Some(secret) = cacerts(m, &others, spec.bundle) {
+            out.push(secret);
         }
         for p in &others {
             out.push(same(root_configmap(m, p)));
