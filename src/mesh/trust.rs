@@ -384,6 +384,29 @@ pub fn mesh_config_text(others: &[&Party]) -> String {
     }))
 }
 
+/// The istiod settings meshfed's bundle needs, as (variable, value): without them istiod ignores
+/// `meshfed-mesh-config` and pushes one root only.
+pub fn required_env() -> [(&'static str, &'static str); 2] {
+    [
+        ("ISTIO_MULTIROOT_MESH", "true"),
+        ("SHARED_MESH_CONFIG", MESH_CONFIG_CONFIGMAP),
+    ]
+}
+
+/// Every `env` entry with a literal value, of every container of an istiod Deployment.
+pub fn istiod_env(deployment: &Value) -> Vec<(String, String)> {
+    let containers = deployment["spec"]["template"]["spec"]["containers"].as_array();
+    containers
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| {
+            let value = e["value"].as_str().unwrap_or_default().to_string();
+            Some((e["name"].as_str()?.to_string(), value))
+        })
+        .collect()
+}
+
 /// A ConfigMap name is a DNS-1123 subdomain: at most 253 characters of lower-case letters,
 /// digits, '-' and '.', starting and ending alphanumeric. SPIFFE trust domains may hold '_',
 /// which Kubernetes refuses.

@@ -99,6 +99,11 @@ impl Mesh {
 
     /// The root meshfed wrote into `cluster`'s `cacerts` Secret.
     pub fn cacerts_root(&self, cluster: &str) -> String {
+        self.cacerts(cluster, "root-cert.pem")
+    }
+
+    /// A value of `cluster`'s `cacerts` Secret, decoded (certificates only are asked for).
+    pub fn cacerts(&self, cluster: &str, key: &str) -> String {
         use base64::Engine;
         let client = self.rt.block_on(self.planes.client(cluster));
         let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret"));
@@ -107,9 +112,9 @@ impl Mesh {
             .rt
             .block_on(secrets.get("cacerts"))
             .unwrap_or_else(|e| panic!("cacerts in {cluster}: {e}"));
-        let b64 = s.data["data"]["root-cert.pem"]
+        let b64 = s.data["data"][key]
             .as_str()
-            .expect("root-cert.pem");
+            .unwrap_or_else(|| panic!("{key} in cacerts of {cluster}"));
         let pem = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .expect("base64");

@@ -102,22 +102,6 @@ fn set(keys: &[&str]) -> BTreeSet<String> {
     keys.iter().map(|k| k.to_string()).collect()
 }
 
-/// A value of `cluster`'s `cacerts` Secret, decoded.
-fn cacerts(m: &Mesh, cluster: &str, key: &str) -> String {
-    use base64::Engine;
-    use kube::api::{Api, DynamicObject};
-    use kube::core::{ApiResource, GroupVersionKind};
-    let client = m.rt.block_on(m.planes.client(cluster));
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret"));
-    let secrets: Api<DynamicObject> = Api::namespaced_with(client, "istio-system", &ar);
-    let s = m.rt.block_on(secrets.get("cacerts")).expect("cacerts");
-    let b64 = s.data["data"][key].as_str().expect("a value");
-    let text = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .expect("base64");
-    String::from_utf8(text).expect("PEM text")
-}
-
 fn delete_cacerts(m: &Mesh, cluster: &str) {
     use kube::api::{Api, DeleteParams, DynamicObject};
     use kube::core::{ApiResource, GroupVersionKind};
@@ -137,7 +121,7 @@ fn issuer(chain: &[String]) -> String {
 /// A certificate for foo from istiod-A, once istiod-A signs with the intermediate in A's
 /// `cacerts` (it reloads the files within seconds of a change).
 fn foo_cert_from_current_ca(m: &Mesh) -> WorkloadCert {
-    let want = pems(&cacerts(m, A, "ca-cert.pem"));
+    let want = pems(&m.cacerts(A, "ca-cert.pem"));
     let (cert, chain) = until(
         || m.cert(A, &m.foo),
         |(_, chain)| vec![issuer(chain)] == want,
@@ -270,7 +254,7 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
         "overlap"
     );
     apply(&dir, &overlap);
-    let own = pems(&cacerts(&m, A, "root-cert.pem"));
+    let own = pems(&m.cacerts(A, "root-cert.pem"));
     assert_eq!(
         own.len(),
         2,
@@ -292,11 +276,11 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
     let switch = vars(2, Some("switch"));
     let changes = planned_changes(&dir, &switch);
     assert_eq!(changes, set(&[CACERTS_A, NEXT_A]), "switch");
-    let old_intermediate = pems(&cacerts(&m, A, "ca-cert.pem"));
+    let old_intermediate = pems(&m.cacerts(A, "ca-cert.pem"));
     apply(&dir, &switch);
     let after = foo_cert_from_current_ca(&m);
     assert_ne!(
-        pems(&cacerts(&m, A, "ca-cert.pem")),
+        pems(&m.cacerts(A, "ca-cert.pem")),
         old_intermediate,
         "a new intermediate"
     );
@@ -324,7 +308,7 @@ fn a_generated_ca_rotates_in_three_phases_without_breaking_calls() {
     );
     status_healthy(&m, "retire");
     assert_eq!(
-        pems(&cacerts(&m, A, "root-cert.pem")),
+        pems(&m.cacerts(A, "root-cert.pem")),
         pems(&r2),
         "A's own root-cert.pem"
     );
@@ -356,7 +340,7 @@ fn lost_cacerts_keeps_the_old_root_trusted(
     );
     run(dir, 0, &["apply", "-auto-approve", "-no-color"], &done);
     run(dir, 0, &["plan", "-detailed-exitcode", "-no-color"], &done);
-    let own = pems(&cacerts(m, A, "root-cert.pem"));
+    let own = pems(&m.cacerts(A, "root-cert.pem"));
     assert_eq!(own.len(), 2, "the new root, then the lost one");
     assert_eq!(own[1], pems(r2)[0]);
     let r3 = own[0].clone();

@@ -14,15 +14,8 @@ use super::{
 use crate::cert::inspect::{CertSummary, rfc3339, summarize_bundle};
 use crate::mesh::trust::{
     CACERTS_SECRET, ISTIO_ROOT_CONFIGMAP, MESH_CONFIG_CONFIGMAP, MESH_CONFIG_KEY, ROOT_CERT_KEY,
+    istiod_env as container_env, required_env,
 };
-
-/// The istiod settings meshfed's bundle needs, as (variable, value).
-pub fn required_env() -> [(&'static str, &'static str); 2] {
-    [
-        ("ISTIO_MULTIROOT_MESH", "true"),
-        ("SHARED_MESH_CONFIG", MESH_CONFIG_CONFIGMAP),
-    ]
-}
 
 /// The certificates of one member, parsed once for every check that needs them.
 pub(super) struct CaView {
@@ -167,20 +160,6 @@ pub(super) fn istiod(live: &Live, ns: &str, c: &mut ClusterReport, out: &mut Fin
             format!("Upgrade Istio with helm upgrade istiod istio/istiod -n {ns} --reuse-values {flags} (or istioctl with the same values), or kubectl -n {ns} set env deployment/istiod {set} (which restarts istiod)."),
         );
     }
-}
-
-/// Every `env` entry with a literal value, of every container.
-fn container_env(deployment: &Json) -> Vec<(String, String)> {
-    let containers = deployment["spec"]["template"]["spec"]["containers"].as_array();
-    containers
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
-        .filter_map(|e| {
-            let value = e["value"].as_str().unwrap_or_default().to_string();
-            Some((e["name"].as_str()?.to_string(), value))
-        })
-        .collect()
 }
 
 /// Whether istiod signs with the plug-in CA: the roots it publishes are those of `cacerts`

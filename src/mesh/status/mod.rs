@@ -18,7 +18,7 @@ mod services;
 #[cfg(test)]
 mod tests;
 
-pub use ca::required_env;
+pub use super::trust::required_env;
 pub use services::gateway_services;
 
 use std::collections::BTreeMap;

@@ -73,18 +73,9 @@ pub async fn warn_istiod(ctx: &Ctx<'_>, m: &MemberInput, diags: &mut Diagnostics
     let Ok(Some(d)) = ctx.clusters.get(&m.cluster, &deploy).await else {
         return;
     };
-    let containers = d["spec"]["template"]["spec"]["containers"].as_array();
-    let env: BTreeMap<String, String> = containers
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
-        .filter_map(|e| {
-            let value = e["value"].as_str().unwrap_or_default().to_string();
-            Some((e["name"].as_str()?.to_string(), value))
-        })
-        .collect();
+    let env: BTreeMap<String, String> = tr::istiod_env(&d).into_iter().collect();
     let is = |k: &str, v: &str| env.get(k).map(String::as_str) == Some(v);
-    if is("ISTIO_MULTIROOT_MESH", "true") && is("SHARED_MESH_CONFIG", tr::MESH_CONFIG_CONFIGMAP) {
+    if tr::required_env().iter().all(|(k, v)| is(k, v)) {
         return;
     }
     diags.push(Diagnostic::warning(
